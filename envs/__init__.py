@@ -1,0 +1,22 @@
+"""Toolbox environments, registered with gymnasium on import (``gymnasium.make("MobileRobot-v0")``)."""
+
+from __future__ import annotations
+
+import gymnasium
+
+from envs.mobile_robot import MAX_STEPS as MOBILE_ROBOT_STEPS
+
+#: env id -> (entry point, max_episode_steps)
+_ENTRY_POINTS: dict[str, tuple[str, int]] = {
+    "MobileRobot-v0": ("envs.mobile_robot:MobileRobotEnv", MOBILE_ROBOT_STEPS),
+    "MobileRobot2Target-v0": ("envs.mobile_robot:MobileRobot2TargetEnv", MOBILE_ROBOT_STEPS),
+    "MobileRobot1D-v0": ("envs.mobile_robot:MobileRobot1DEnv", MOBILE_ROBOT_STEPS),
+    "MobileRobotLineTarget-v0": ("envs.mobile_robot:MobileRobotLineTargetEnv", MOBILE_ROBOT_STEPS),
+}
+
+for _env_id, (_entry_point, _max_steps) in _ENTRY_POINTS.items():
+    if _env_id not in gymnasium.registry:
+        gymnasium.register(id=_env_id, entry_point=_entry_point, max_episode_steps=_max_steps)
+
+#: every env id this package registers
+ENV_IDS: tuple[str, ...] = tuple(_ENTRY_POINTS)

@@ -1,0 +1,133 @@
+"""The interface shared by every toolbox environment: ground truth, target, camera, observation kinds."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import EzPickle
+
+from envs.sim import Camera, Simulation
+
+#: Observation kinds an env can produce. Learned SRL models consume ``pixels`` and encode them outside the env.
+OBSERVATIONS = ("ground_truth", "pixels", "joints", "joints_position")
+#: Control modes (action spaces) an env can take.
+CONTROLS = ("discrete", "continuous", "joints")
+
+
+class SRLEnv(gym.Env, EzPickle):
+    """Base class of the toolbox's robotics envs.
+
+    Subclasses define the dynamics and say what they support through ``observation_kinds`` and ``controls``; this
+    class turns their ground truth, target position and camera into observations.
+
+    :param observation: ``ground_truth`` (robot position, relative to the target when ``relative_pos``) or ``pixels``
+        (uint8 camera image of shape ``(image_size, image_size, 3)``); some envs add ``joints``/``joints_position``.
+    :param control: ``discrete``, ``continuous`` or ``joints``.
+    :param image_size: side of the square camera image (pixels).
+    :param relative_pos: ground truth relative to the target (the original's RELATIVE_POS).
+    :param random_target: draw the target position at every reset.
+    :param shape_reward: dense reward (minus the distance to the target) instead of the sparse one.
+    :param render_mode: ``rgb_array`` (the camera image) or None.
+    :param gui: show the scene in the pybullet GUI (needs a display).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
+    observation_kinds: ClassVar[tuple[str, ...]] = ("ground_truth", "pixels")
+    controls: ClassVar[tuple[str, ...]] = ("discrete", "continuous")
+    camera: ClassVar[Camera]
+
+    def __init__(
+        self,
+        observation: str = "ground_truth",
+        control: str = "discrete",
+        image_size: int = 64,
+        relative_pos: bool = True,
+        random_target: bool = False,
+        shape_reward: bool = False,
+        render_mode: str | None = None,
+        gui: bool = False,
+    ) -> None:
+        EzPickle.__init__(self, observation=observation, control=control, image_size=image_size,
+                          relative_pos=relative_pos, random_target=random_target, shape_reward=shape_reward,
+                          render_mode=render_mode, gui=gui)
+        name = type(self).__name__
+        if observation not in self.observation_kinds:
+            raise ValueError(f"{name} cannot observe {observation!r}; it supports {', '.join(self.observation_kinds)}.")
+        if control not in self.controls:
+            raise ValueError(f"{name} cannot take control {control!r}; it supports {', '.join(self.controls)}.")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}.")
+        if image_size < 36:
+            raise ValueError(f"image_size={image_size} is too small: CNN policies need at least 36 pixels.")
+        self.observation_kind = observation
+        self.control = control
+        self.image_size = image_size
+        self.relative_pos = relative_pos
+        self.random_target = random_target
+        self.shape_reward = shape_reward
+        self.render_mode = render_mode
+        self.sim = Simulation(gui=gui)
+        self._camera_matrices: tuple[list[float], list[float]] | None = None
+
+    # --- what subclasses define -------------------------------------------------------------------------------
+    def ground_truth(self) -> np.ndarray:
+        """The robot's (or end effector's) absolute position (m), shape ``(ground_truth_dim,)``."""
+        raise NotImplementedError
+
+    def target_position(self) -> np.ndarray:
+        """The current target's position (m), same shape as :meth:`ground_truth`."""
+        raise NotImplementedError
+
+    def _build_scene(self) -> None:
+        """Load every body into ``self.sim`` (called once, on the first render)."""
+        raise NotImplementedError
+
+    def _sync_scene(self) -> None:
+        """Move the bodies of ``self.sim`` to the current state before a render."""
+        raise NotImplementedError
+
+    # --- shared behaviour -------------------------------------------------------------------------------------
+    def srl_state(self) -> np.ndarray:
+        """The ``ground_truth`` observation: position relative to the target when ``relative_pos`` (float32)."""
+        state = self.ground_truth() - self.target_position() if self.relative_pos else self.ground_truth()
+        return state.astype(np.float32)
+
+    def render_image(self) -> np.ndarray:
+        """The camera view, uint8 of shape ``(image_size, image_size, 3)``; builds the scene on first use."""
+        self._update_scene()
+        if self._camera_matrices is None:
+            self._camera_matrices = self.sim.camera_matrices(self.camera)
+        view, projection = self._camera_matrices
+        return self.sim.render(view, projection, self.image_size)
+
+    def _update_scene(self) -> None:
+        """Bring the pybullet scene to the current state, building it on first use."""
+        if not self.sim.has_body("robot"):
+            self._build_scene()
+        self._sync_scene()
+
+    def _observe(self) -> np.ndarray:
+        """The observation of the current state, of the configured kind (the GUI, if open, follows the state)."""
+        if self.observation_kind == "pixels":
+            return self.render_image()
+        if self.sim.gui:
+            self._update_scene()
+        return self.srl_state()
+
+    def _pixel_space(self) -> spaces.Box:
+        return spaces.Box(0, 255, (self.image_size, self.image_size, 3), dtype=np.uint8)
+
+    def render(self) -> np.ndarray | None:
+        """The camera image (``render_mode="rgb_array"``)."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'.")
+            return None
+        return self.render_image()
+
+    def close(self) -> None:
+        """Release the pybullet client; safe to call twice."""
+        self.sim.close()
+        self._camera_matrices = None

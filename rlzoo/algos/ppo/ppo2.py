@@ -1,0 +1,102 @@
+"""PPO with vectorised envs and the original toolbox's PPO2 defaults (stable-baselines 2)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.type_aliases import GymEnv
+
+from rlzoo.base import AlgoType, SearchParam, ToolboxAlgorithm, learning_rate_schedule, resolve_policy
+
+
+class PPO2(ToolboxAlgorithm, PPO):
+    """Proximal Policy Optimization (Schulman et al. 2017, https://arxiv.org/abs/1707.06347) on SB3's ``PPO``.
+
+    The original's ``nminibatches`` is kept: the minibatch size is ``n_steps * n_envs / n_minibatches``.
+
+    :param policy: ``auto`` (CNN for images, MLP otherwise), an SB3 policy name or class.
+    :param env: the vectorised training env.
+    :param n_steps: steps collected per env per update.
+    :param n_minibatches: minibatches each update's batch of ``n_steps * n_envs`` transitions is split into.
+    :param n_epochs: passes over the batch per update.
+    :param learning_rate: Adam step size at the start of training.
+    :param lr_schedule: ``linear`` (decays to 0 at the end of training) or ``constant``.
+    :param ent_coef: entropy bonus coefficient.
+    :param vf_coef: value loss coefficient.
+    :param max_grad_norm: gradient clipping (global L2 norm).
+    :param gamma: discount factor.
+    :param gae_lambda: GAE lambda.
+    :param clip_range: PPO ratio clipping.
+    :param policy_kwargs: extra arguments of the policy (``net_arch``, ...).
+    :param seed: seed of torch, numpy and the env.
+    :param device: torch device (``cpu``, ``cuda``, ``auto``).
+    :param verbose: SB3 logging level.
+    """
+
+    algo_type: ClassVar[AlgoType] = AlgoType.RL
+
+    def __init__(
+        self,
+        policy: Any = "auto",
+        env: GymEnv | None = None,
+        n_steps: int = 128,
+        n_minibatches: int = 4,
+        n_epochs: int = 4,
+        learning_rate: float = 2.5e-4,
+        lr_schedule: str = "linear",
+        ent_coef: float = 0.01,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+        clip_range: float = 0.2,
+        policy_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+        device: str = "auto",
+        verbose: int = 0,
+        _init_setup_model: bool = True,
+    ) -> None:
+        n_envs = env.num_envs if env is not None and hasattr(env, "num_envs") else 1
+        batch = n_steps * n_envs
+        if batch % n_minibatches != 0:
+            raise ValueError(
+                f"n_steps * n_envs = {n_steps} * {n_envs} = {batch} is not divisible by n_minibatches={n_minibatches}; "
+                "choose n_envs or n_steps so that it is."
+            )
+        self.n_minibatches = n_minibatches
+        self.lr_schedule = lr_schedule
+        super().__init__(
+            policy=resolve_policy(policy, env.observation_space) if env is not None else policy,
+            env=env,
+            learning_rate=learning_rate_schedule(learning_rate, lr_schedule),
+            n_steps=n_steps,
+            batch_size=batch // n_minibatches,
+            n_epochs=n_epochs,
+            gamma=gamma,
+            gae_lambda=gae_lambda,
+            clip_range=clip_range,
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            policy_kwargs=policy_kwargs,
+            seed=seed,
+            device=device,
+            verbose=verbose,
+            _init_setup_model=_init_setup_model,
+        )
+
+    @classmethod
+    def search_space(cls) -> dict[str, SearchParam]:
+        """The original's ``getOptParam`` ranges (learning rate on a log scale; its bounds were reversed)."""
+        return {
+            "gae_lambda": SearchParam("float", 0.0, 1.0),
+            "gamma": SearchParam("float", 0.0, 1.0),
+            "max_grad_norm": SearchParam("float", 0.0, 1.0),
+            "vf_coef": SearchParam("float", 0.0, 1.0),
+            "learning_rate": SearchParam("float", 1e-5, 1e-2, log=True),
+            "ent_coef": SearchParam("float", 0.0, 1.0),
+            "clip_range": SearchParam("float", 0.0, 1.0),
+            "n_epochs": SearchParam("int", 1, 10),
+            "n_steps": SearchParam("int", 32, 2048),
+        }

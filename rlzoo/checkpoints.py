@@ -1,0 +1,72 @@
+"""Periodic checkpoints of a run: ``checkpoints/step_<timesteps>/`` with the model, the normalisation statistics
+and ``state.json`` (what resuming needs). A checkpoint folder is written under a temporary name and renamed when
+complete, so a killed process never leaves a half-written checkpoint behind a valid name."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlzoo.files import save_model, save_normalization, write_json
+
+CHECKPOINT_DIR = "checkpoints"
+MODEL_FILE = "model.zip"
+NORMALIZATION_FILE = "vecnormalize.pkl"
+STATE_FILE = "state.json"
+
+
+@dataclass
+class CheckpointState:
+    """Run progress saved with each checkpoint.
+
+    :param timesteps: environment steps trained so far (all envs).
+    :param episodes_per_env: finished episodes of each env worker (= rows of its monitor CSV).
+    :param wall_time_s: training wall time so far (s).
+    :param best_mean_reward: best mean reward of the last 100 episodes seen so far (None: not yet measured).
+    """
+
+    timesteps: int
+    episodes_per_env: list[int] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    best_mean_reward: float | None = None
+
+
+def _step_dirs(run_dir: Path) -> list[Path]:
+    root = run_dir / CHECKPOINT_DIR
+    if not root.is_dir():
+        return []
+    complete = [p for p in root.iterdir() if p.name.startswith("step_") and (p / STATE_FILE).exists()]
+    return sorted(complete, key=lambda p: int(p.name.removeprefix("step_")))
+
+
+def save_checkpoint(run_dir: Path, model: Any, venv: Any, state: CheckpointState, keep: int) -> Path:
+    """Write a checkpoint and keep only the ``keep`` newest ones; returns its folder."""
+    root = run_dir / CHECKPOINT_DIR
+    final = root / f"step_{state.timesteps:010d}"
+    tmp = root / f".tmp_step_{state.timesteps:010d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model(model, tmp / MODEL_FILE)
+    save_normalization(venv, tmp / NORMALIZATION_FILE)
+    write_json(tmp / STATE_FILE, asdict(state))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in _step_dirs(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in root.glob(".tmp_step_*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder of a run, or None."""
+    dirs = _step_dirs(run_dir)
+    return dirs[-1] if dirs else None
+
+
+def load_state(checkpoint: Path) -> CheckpointState:
+    """The progress saved in a checkpoint folder."""
+    return CheckpointState(**json.loads((checkpoint / STATE_FILE).read_text()))

@@ -1,0 +1,110 @@
+"""Typed schemas of the run configuration, registered with Hydra's ConfigStore.
+
+Every YAML of ``conf/`` names its schema in its defaults list, so an unknown key or a wrong type fails when the
+config is composed, before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+
+@dataclass
+class EnvConfig:
+    """One environment: its gymnasium id and constructor keyword arguments."""
+
+    id: str = MISSING
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SRLModelConfig:
+    """The state representation the agent sees.
+
+    :param observation: what the env emits (``ground_truth``, ``pixels``, ``joints``, ``joints_position``).
+    :param normalize: normalise observations with a running mean/std (never for raw pixels).
+    """
+
+    observation: str = MISSING
+    normalize: bool = True
+
+
+@dataclass
+class ActionSpaceConfig:
+    """How the agent acts.
+
+    :param control: the env's control mode (``discrete``, ``continuous``, ``joints``).
+    :param action_type: what the algorithm must support (``discrete`` or ``continuous``).
+    """
+
+    control: str = MISSING
+    action_type: str = MISSING
+
+
+@dataclass
+class RunConfig:
+    """The top level of a run.
+
+    :param seed: seed of torch, numpy and the envs (env ``rank`` gets ``seed + rank``).
+    :param total_timesteps: environment steps to train for, over all envs.
+    :param n_envs: environment copies stepped together (the original ``--num-cpu``).
+    :param vec_env: ``dummy`` (all envs in the learner process) or ``subproc`` (one process each).
+    :param num_stack: frames stacked into one observation (1: none).
+    :param action_repeat: env steps per agent action.
+    :param random_target: draw a new target position every episode.
+    :param shape_reward: dense reward (minus the distance to the target).
+    :param image_size: side of camera images in pixels (64 is fast; 224 is the original's).
+    :param resume: continue the run in ``hydra.run.dir`` from its last checkpoint.
+    :param visdom: live plots in a visdom server when one answers.
+    :param visdom_port: port of that server (on ``visdom_host``).
+    :param checkpoint_interval: timesteps between checkpoints.
+    :param checkpoints_kept: how many of the newest checkpoints to keep.
+    :param best_model_min_episodes: episodes before the best model (mean of the last 100 episodes) is saved.
+    :param log_interval: timesteps between progress lines.
+    :param torch_threads: torch CPU threads in the learner.
+    :param device: torch device (``cpu``, ``cuda``, ``auto``).
+    """
+
+    algo: Any = MISSING
+    env: EnvConfig = MISSING
+    srl_model: SRLModelConfig = MISSING
+    action_space: ActionSpaceConfig = MISSING
+    seed: int = 0
+    total_timesteps: int = 600_000
+    n_envs: int = 8
+    vec_env: str = "dummy"
+    num_stack: int = 1
+    action_repeat: int = 1
+    random_target: bool = False
+    shape_reward: bool = False
+    image_size: int = 64
+    resume: bool = False
+    visdom: bool = True
+    visdom_host: str = "127.0.0.1"
+    visdom_port: int = 8097
+    checkpoint_interval: int = 50_000
+    checkpoints_kept: int = 3
+    best_model_min_episodes: int = 100
+    log_interval: int = 25_000
+    torch_threads: int = 1
+    device: str = "cpu"
+
+
+def _hydra_subdir(resume: bool) -> str:
+    """Where Hydra writes this invocation's config: a resumed run keeps its original ``.hydra/``."""
+    return ".hydra/resume" if resume else ".hydra"
+
+
+def register_configs() -> None:
+    """Register the schemas and resolvers (idempotent)."""
+    store = ConfigStore.instance()
+    store.store(name="base_config", node=RunConfig)
+    store.store(group="env", name="base_env", node=EnvConfig)
+    store.store(group="srl_model", name="base_srl_model", node=SRLModelConfig)
+    store.store(group="action_space", name="base_action_space", node=ActionSpaceConfig)
+    if not OmegaConf.has_resolver("hydra_subdir"):
+        OmegaConf.register_new_resolver("hydra_subdir", _hydra_subdir)

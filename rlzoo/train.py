@@ -1,0 +1,183 @@
+"""Train one agent from a composed config: validate, build env and algorithm, learn, save (or resume)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from envs.vec import EnvFactory, monitor_path, truncate_monitor
+from rlzoo.callbacks import MEAN_WINDOW, RunCallback, RunRecorder
+from rlzoo.sweep import record_failure
+from rlzoo.checkpoints import MODEL_FILE, NORMALIZATION_FILE, CheckpointState, latest_checkpoint, load_state
+from rlzoo.validation import ConfigError, check_writable, validate
+
+log = logging.getLogger(__name__)
+
+
+def _monitor_history(run_dir: Path, n_envs: int) -> tuple[list[float], float]:
+    """Rewards of the last 100 episodes in the run's monitor files (oldest first) and the latest time stamp (s)."""
+    frames = [pd.read_csv(monitor_path(run_dir, rank), skiprows=1) for rank in range(n_envs)
+              if monitor_path(run_dir, rank).exists()]
+    episodes = pd.concat(frames).sort_values("t") if frames else pd.DataFrame({"r": [], "t": []})
+    last_time = float(episodes["t"].max()) if len(episodes) else 0.0
+    return episodes["r"].tail(MEAN_WINDOW).astype(float).tolist(), last_time
+
+
+def _restore_normalization(venv: VecEnv, path: Path) -> VecEnv:
+    """Swap a fresh ``VecNormalize`` for the one saved at ``path`` (same wrapped env)."""
+    if isinstance(venv, VecNormalize) and path.exists():
+        return VecNormalize.load(str(path), venv.venv)
+    return venv
+
+
+def resumed_config(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
+    """The saved config and group choices of the run being resumed.
+
+    Command-line overrides other than ``resume`` and ``hydra.*`` must agree with the saved run: resuming continues
+    the same experiment.
+    """
+    saved_path = run_dir / ".hydra" / "config.yaml"
+    if not saved_path.exists():
+        raise ConfigError(f"resume=true but {run_dir} has no .hydra/config.yaml: it is not a run folder of this "
+                          "toolbox. Point hydra.run.dir at the folder of the run to resume.")
+    saved = OmegaConf.load(saved_path)
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key == "resume" or key.startswith("hydra."):
+            continue
+        new, old = OmegaConf.select(cfg, key), OmegaConf.select(saved, key)
+        as_plain = (lambda node: OmegaConf.to_container(node) if OmegaConf.is_config(node) else node)
+        if as_plain(new) != as_plain(old):
+            raise ConfigError(f"resume=true continues the saved run, but {override!r} differs from it ({key} was "
+                              f"{as_plain(old)!r}). Resume without that override, or start a new run.")
+    saved.resume = True
+    hydra_saved = run_dir / ".hydra" / "hydra.yaml"
+    choices = dict(OmegaConf.load(hydra_saved).hydra.runtime.choices) if hydra_saved.exists() else {}
+    return saved, choices
+
+
+def run(cfg: DictConfig, run_dir: Path, choices: dict[str, str], overrides: list[str] = ()) -> float:
+    """Train (or resume) the run described by ``cfg`` in ``run_dir``; returns the mean reward of the last 100
+    episodes (the metric hyperparameter search optimises).
+
+    :param cfg: the composed run config.
+    :param run_dir: the run folder.
+    :param choices: the chosen option of each config group, e.g. ``{"algo": "ppo2", "env": "MobileRobot"}``.
+    :param overrides: the command-line overrides (checked against the saved config when resuming).
+    """
+    checkpoint, state = None, None
+    if cfg.resume:
+        cfg, saved_choices = resumed_config(cfg, run_dir, list(overrides))
+        choices = {**choices, **saved_choices}
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is None:
+            raise ConfigError(f"resume=true but {run_dir} has no checkpoint (checkpoints/step_* is missing): the run "
+                              "was stopped before its first checkpoint. Start it again without resume.")
+        state = load_state(checkpoint)
+    plan = validate(cfg, choices)
+    check_writable(run_dir)
+    torch.set_num_threads(cfg.torch_threads)
+
+    recent, monitor_time = [], 0.0
+    if state is not None:
+        for rank, episodes in enumerate(state.episodes_per_env):
+            truncate_monitor(monitor_path(run_dir, rank), episodes)
+        recent, monitor_time = _monitor_history(run_dir, cfg.n_envs)
+    factory = EnvFactory(
+        env_id=cfg.env.id, env_kwargs=plan.env_kwargs, seed=cfg.seed, run_dir=run_dir,
+        action_repeat=cfg.action_repeat, num_stack=cfg.num_stack, normalize=cfg.srl_model.normalize,
+        vec_env=cfg.vec_env, monitor_time_offset=max(monitor_time, state.wall_time_s if state else 0.0),
+    )
+    venv = plan.algo_class.make_env(factory, cfg.n_envs)
+    try:
+        model = _build_model(cfg, plan.algo_class, venv, checkpoint, state)
+        return _learn(cfg, run_dir, choices, model, state, recent)
+    finally:
+        venv.close()
+
+
+def _build_model(cfg: DictConfig, algo_class: type, venv: VecEnv, checkpoint: Path | None,
+                 state: CheckpointState | None) -> Any:
+    if checkpoint is None:
+        return instantiate(cfg.algo, env=venv, seed=cfg.seed, device=cfg.device, _convert_="all")
+    venv = _restore_normalization(venv, checkpoint / NORMALIZATION_FILE)
+    model = algo_class.load(checkpoint / MODEL_FILE, env=venv, device=cfg.device)
+    model.set_random_seed(cfg.seed + state.timesteps)
+    return model
+
+
+def _learn(cfg: DictConfig, run_dir: Path, choices: dict[str, str], model: Any, state: CheckpointState | None,
+           recent: list[float]) -> float:
+    recorder = RunRecorder(run_dir, cfg.n_envs, state, recent)
+    callback = RunCallback(recorder, cfg.checkpoint_interval, cfg.checkpoints_kept, cfg.best_model_min_episodes,
+                           cfg.log_interval, cfg.total_timesteps)
+    what = f"{choices.get('algo')} on {choices.get('env')} ({choices.get('srl_model')}, {choices.get('action_space')})"
+    start = model.num_timesteps
+    log.info("%s %s: run folder %s", "Resuming" if state else "Training", what, run_dir)
+    if state:
+        log.info("resumed from checkpoint at %d timesteps", start)
+    status = "finished"
+    try:
+        if start < cfg.total_timesteps:
+            model.learn(cfg.total_timesteps - start, callback=callback, reset_num_timesteps=state is None)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except BaseException:
+        recorder.write_metrics(model.num_timesteps, "failed")
+        raise
+    recorder.checkpoint(model, cfg.checkpoints_kept)
+    recorder.save_final(model)
+    metrics = recorder.write_metrics(model.num_timesteps, status)
+    mean = metrics["mean_reward_last_100"]
+    log.info("%s after %d timesteps, %d episodes, %.0f s (%.0f steps/s); mean reward of the last %d episodes: %s",
+             status.capitalize(), metrics["timesteps"], metrics["episodes"], metrics["wall_time_s"],
+             metrics["steps_per_s"] or 0, MEAN_WINDOW, "n/a" if mean is None else f"{mean:.2f}")
+    log.info("Run folder: %s", run_dir)
+    log.info("Replay:     python -m rlzoo.enjoy %s", run_dir)
+    if status == "interrupted":
+        log.info("Resume:     python main.py resume=true hydra.run.dir=%s", run_dir)
+        raise SystemExit(130)
+    return math.nan if mean is None else mean
+
+
+def main_task(cfg: DictConfig) -> float:
+    """The body of ``main.py``: reads Hydra's runtime info, runs, and turns config errors into one message."""
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if v is not None and not k.startswith("hydra")}
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        return run(cfg, run_dir, choices, list(hydra_cfg.overrides.task))
+    except ConfigError as error:
+        if multirun:  # one bad job must not stop a sweep: record it, the sweep summary reports it
+            log.error("%s", error)
+            record_failure(run_dir, error)
+            return math.nan
+        if not cfg.resume:
+            _remove_if_empty(run_dir)
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as error:
+        if not multirun:
+            raise
+        log.exception("job failed")
+        record_failure(run_dir, error)
+        return math.nan
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    """Delete a run folder that holds nothing but Hydra's config and log (a run refused before it started)."""
+    if run_dir.is_dir() and all(p.name in (".hydra", "main.log") for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)

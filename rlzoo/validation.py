@@ -1,0 +1,165 @@
+"""Checks of a composed run config, done before any environment starts.
+
+Unknown group options and unknown keys are already rejected by Hydra when it composes the config; this module
+checks values and combinations (algo x action space, srl_model x env, ranges) and says what would be valid.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+import envs  # noqa: F401  (registers the env ids)
+from envs.base import SRLEnv
+from rlzoo.base import ActionType
+from rlzoo.registry import CONF_DIR, algorithms, load_algo_class
+
+VEC_ENV_KINDS = ("dummy", "subproc")
+#: run-level keys that must be at least 1
+POSITIVE_KEYS = ("total_timesteps", "n_envs", "num_stack", "action_repeat", "checkpoint_interval", "checkpoints_kept",
+                 "log_interval", "torch_threads")
+
+
+class ConfigError(ValueError):
+    """A bad value or combination in the run config; the message says what is wrong and what is valid."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a validated config resolves to."""
+
+    algo_class: type
+    env_class: type
+    env_kwargs: dict[str, Any]
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def _env_class(env_id: str) -> type:
+    try:
+        spec = gymnasium.spec(env_id)
+    except gymnasium.error.Error:
+        ours = ", ".join(envs.ENV_IDS)
+        raise ConfigError(f"env.id={env_id!r} is not a registered gymnasium id; the toolbox's ids are: {ours}.") from None
+    entry_point = spec.entry_point
+    return entry_point if isinstance(entry_point, type) else get_class(entry_point.replace(":", "."))
+
+
+def _check_ranges(cfg: DictConfig) -> None:
+    for key in POSITIVE_KEYS:
+        if cfg[key] < 1:
+            raise ConfigError(f"{key}={cfg[key]} is invalid: it must be an integer of at least 1.")
+    if cfg.vec_env not in VEC_ENV_KINDS:
+        raise ConfigError(f"vec_env={cfg.vec_env!r} is not one of: {', '.join(VEC_ENV_KINDS)}.")
+    if cfg.image_size < 36:
+        raise ConfigError(f"image_size={cfg.image_size} is too small: CNN policies need at least 36 pixels (try 64).")
+
+
+def _check_algo(cfg: DictConfig, algo_name: str) -> type:
+    target = cfg.algo.get("_target_")
+    try:
+        algo_class = load_algo_class(str(target))
+    except (ValueError, ImportError) as error:
+        raise ConfigError(f"algo={algo_name}: cannot use _target_ {target!r}: {error}.") from None
+    params = inspect.signature(algo_class.__init__).parameters
+    runtime = {"self", "env", "seed", "device", "_init_setup_model"}
+    unknown = [key for key in cfg.algo if key != "_target_" and key not in params]
+    if unknown:
+        valid = ", ".join(p for p in params if p not in runtime)
+        raise ConfigError(f"algo={algo_name} has no hyperparameter {', '.join(unknown)}; valid ones: {valid}.")
+    action_type = ActionType(cfg.action_space.action_type)
+    if action_type not in algo_class.action_types:
+        supported = ", ".join(t.value for t in algo_class.action_types)
+        able = ", ".join(name for name, info in algorithms().items() if action_type in info.action_types)
+        raise ConfigError(
+            f"algo={algo_name} does not support {action_type.value} actions (action_space="
+            f"{cfg.action_space.control}); it supports: {supported}. Algorithms that support {action_type.value} "
+            f"actions: {able}."
+        )
+    return algo_class
+
+
+def _check_env(cfg: DictConfig, choices: dict[str, str]) -> type:
+    env_class = _env_class(cfg.env.id)
+    env_name = choices.get("env", cfg.env.id)
+    if not issubclass(env_class, SRLEnv):
+        return env_class
+    observation = cfg.srl_model.observation
+    if observation not in env_class.observation_kinds:
+        usable = [
+            name for name in _options("srl_model")
+            if OmegaConf.load(CONF_DIR / "srl_model" / f"{name}.yaml").get("observation") in env_class.observation_kinds
+        ]
+        raise ConfigError(
+            f"srl_model={choices.get('srl_model', observation)} is not available for env={env_name} (it needs "
+            f"{observation!r} observations, which this env does not produce); available: {', '.join(usable)}."
+        )
+    control = cfg.action_space.control
+    if control not in env_class.controls:
+        raise ConfigError(
+            f"env={env_name} cannot take action_space={control}; it supports: {', '.join(env_class.controls)}."
+        )
+    return env_class
+
+
+def check_writable(run_dir: Path) -> None:
+    """Fail early when the run folder cannot be written."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=run_dir):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"the output folder {run_dir} cannot be written ({error.strerror}); choose another with "
+            "hydra.run.dir=<folder> (or hydra.sweep.dir for -m)."
+        ) from None
+    if not os.access(run_dir, os.W_OK):
+        raise ConfigError(f"the output folder {run_dir} is not writable; choose another with hydra.run.dir=<folder>.")
+
+
+def validate(cfg: DictConfig, choices: dict[str, str]) -> RunPlan:
+    """Check a composed config; raise :class:`ConfigError` with a one-paragraph message on bad input.
+
+    :param cfg: the composed run config.
+    :param choices: the chosen option of each config group (``hydra.runtime.choices``), for messages.
+    """
+    _check_ranges(cfg)
+    algo_class = _check_algo(cfg, choices.get("algo", str(cfg.algo.get("_target_"))))
+    env_class = _check_env(cfg, choices)
+    env_kwargs = dict(OmegaConf.to_container(cfg.env.kwargs, resolve=True))
+    if issubclass(env_class, SRLEnv):
+        env_kwargs.update(
+            observation=cfg.srl_model.observation, control=cfg.action_space.control, image_size=cfg.image_size
+        )
+    return RunPlan(algo_class=algo_class, env_class=env_class, env_kwargs=env_kwargs)
+
+
+def check_output_folder(argv: list[str]) -> None:
+    """Refuse, before Hydra creates it, an output folder that cannot be created or written.
+
+    :param argv: the command-line arguments of ``main.py`` (``hydra.run.dir=`` / ``hydra.sweep.dir=`` are read).
+    """
+    folder = Path("outputs")
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and value:
+            folder = Path(value)
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        reason = "is a file, not a folder" if not existing.is_dir() else "is not writable"
+        raise ConfigError(
+            f"the output folder {folder} cannot be created: {existing} {reason}. Choose another with "
+            "hydra.run.dir=<folder> (hydra.sweep.dir=<folder> with -m), or run from a writable directory."
+        )

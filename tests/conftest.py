@@ -1,0 +1,43 @@
+"""Shared fixtures: composing the real config, and running ``main.py`` as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from rlzoo.config import register_configs
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+#: overrides that make a training run take a second or two
+FAST = ["total_timesteps=512", "n_envs=2", "algo.n_steps=64", "algo.n_minibatches=2", "checkpoint_interval=256",
+        "log_interval=256", "visdom=false"]
+
+register_configs()
+
+
+def compose_run(overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
+    """The composed config and group choices for ``overrides``, as ``main.py`` would get them."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if v is not None and not k.startswith("hydra")}
+    return cfg, choices
+
+
+def run_main(args: list[str], timeout: float = 300, **popen: object) -> subprocess.CompletedProcess:
+    """Run ``python main.py <args>`` from the repository root and capture its output."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env, **popen)
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """A fresh run folder path (not created)."""
+    return tmp_path / "run"

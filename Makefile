@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup train test bench
+.PHONY: setup train test
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	# visdom 0.2.4 is an sdist whose build needs pkg_resources (setuptools<81)
 	echo "setuptools<81" > $(VENV)/build-constraints.txt
-	PIP_CONSTRAINT=$(CURDIR)/$(VENV)/build-constraints.txt $(BIN)/pip install --quiet -r requirements.lock
+	PIP_BUILD_CONSTRAINT=$(CURDIR)/$(VENV)/build-constraints.txt $(BIN)/pip install --quiet -r requirements.lock
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -23,4 +23,5 @@ train: $(STAMP)
 	$(BIN)/python main.py $(ARGS)
 
 test: $(STAMP)
+	scripts/system-deps.sh
 	$(BIN)/python -m pytest $(ARGS)

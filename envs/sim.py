@@ -100,6 +100,15 @@ class Simulation:
         return self._client
 
     @property
+    def client_id(self) -> int:
+        """The raw pybullet client id (connects on first use).
+
+        Hot loops call ``pybullet.<function>(..., physicsClientId=sim.client_id)`` directly: going through the
+        ``BulletClient`` wrapper builds a ``functools.partial`` on every attribute access (about 1 us per call).
+        """
+        return self.client._client
+
+    @property
     def started(self) -> bool:
         """Whether the pybullet client has been created."""
         return self._client is not None
@@ -128,9 +137,24 @@ class Simulation:
         self._bodies[name] = body
         return body
 
+    def load_sdf(self, name: str, sdf: str, position: Sequence[float]) -> int:
+        """Load the first body of an SDF file from ``pybullet_data``, place it at ``position`` (m) and register it."""
+        body = self.client.loadSDF(sdf)[0]
+        self.client.resetBasePositionAndOrientation(body, list(position), [0.0, 0.0, 0.0, 1.0])
+        self._bodies[name] = body
+        return body
+
+    def remove(self, name: str) -> None:
+        """Remove a registered body from the world."""
+        self.client.removeBody(self._bodies.pop(name))
+
     def body(self, name: str) -> int:
         """The pybullet id of a registered body."""
         return self._bodies[name]
+
+    def step(self) -> None:
+        """Advance the physics by one time step."""
+        pybullet.stepSimulation(physicsClientId=self.client_id)
 
     def has_body(self, name: str) -> bool:
         """Whether a body of that name is loaded."""

@@ -50,6 +50,8 @@ class EnvFactory:
     :param normalize: running mean/std normalisation of observations (not rewards).
     :param vec_env: ``dummy`` (all envs in this process) or ``subproc`` (one process per env).
     :param monitor_time_offset: seconds already elapsed in the monitors' time column (resume).
+    :param encoder: wraps the raw vectorised env before stacking and normalisation (a learned SRL model's batched
+        encoder turns the envs' images into states there).
     """
 
     env_id: str
@@ -61,6 +63,7 @@ class EnvFactory:
     normalize: bool = True
     vec_env: str = "dummy"
     monitor_time_offset: float = 0.0
+    encoder: Callable[[VecEnv], VecEnv] | None = None
 
     def make_single(self, rank: int = 0, monitor: bool = True, **overrides: Any) -> gym.Env:
         """One env instance, wrapped with action repeat and (optionally) its monitor."""
@@ -86,6 +89,8 @@ class EnvFactory:
         else:
             venv = DummyVecEnv(thunks)
         venv.seed(self.seed)
+        if self.encoder is not None:
+            venv = self.encoder(venv)
         if self.num_stack > 1:
             venv = VecFrameStack(venv, self.num_stack)
         if self.normalize:

@@ -62,6 +62,8 @@ class ToolboxAlgorithm:
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
     action_types: ClassVar[tuple[ActionType, ...]] = (ActionType.DISCRETE, ActionType.CONTINUOUS)
+    #: whether ``policy=lstm`` gives a recurrent policy
+    supports_lstm: ClassVar[bool] = False
 
     @classmethod
     def make_env(cls, env_factory: Any, n_envs: int) -> "VecEnv":
@@ -82,6 +84,9 @@ class ToolboxAlgorithm:
         """Actions for a batch of observations, shape ``(n_envs, *action_shape)``."""
         action, _ = self.predict(observation, deterministic=deterministic)  # type: ignore[attr-defined]
         return action
+
+    def episode_ended(self, dones: np.ndarray) -> None:
+        """Called by replay after each step with the envs' done flags (recurrent policies reset their state)."""
 
     def get_action_proba(self, observation: np.ndarray) -> np.ndarray | None:
         """Action probabilities (discrete) or distribution means (continuous), shape ``(n_envs, n_actions)``.

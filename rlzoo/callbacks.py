@@ -26,14 +26,16 @@ class RunRecorder:
     """The files of one run folder and the statistics they are made from.
 
     :param run_dir: the run folder.
-    :param n_envs: number of env workers (one monitor file each).
+    :param model: the algorithm being trained (its env has one monitor file per worker).
     :param resumed: progress restored from a checkpoint (None for a new run).
     :param recent_rewards: rewards of the last episodes before the resume point, oldest first.
     """
 
-    def __init__(self, run_dir: Path, n_envs: int, resumed: CheckpointState | None = None,
+    def __init__(self, run_dir: Path, model: Any, resumed: CheckpointState | None = None,
                  recent_rewards: list[float] | None = None) -> None:
         self.run_dir = run_dir
+        n_envs = model.get_env().num_envs
+        self.model_class = f"{type(model).__module__}.{type(model).__qualname__}"
         state = resumed or CheckpointState(timesteps=0, episodes_per_env=[0] * n_envs)
         self.episodes_per_env = list(state.episodes_per_env) or [0] * n_envs
         self.best_mean_reward = state.best_mean_reward
@@ -63,7 +65,8 @@ class RunRecorder:
     def state(self, timesteps: int) -> CheckpointState:
         """The progress to save at ``timesteps``."""
         return CheckpointState(timesteps=timesteps, episodes_per_env=list(self.episodes_per_env),
-                               wall_time_s=self.wall_time(), best_mean_reward=self.best_mean_reward)
+                               wall_time_s=self.wall_time(), best_mean_reward=self.best_mean_reward,
+                               model_class=self.model_class)
 
     def checkpoint(self, model: Any, keep: int) -> Path:
         """Save a checkpoint and refresh ``metrics.json``."""
@@ -100,6 +103,7 @@ class RunRecorder:
             "best_mean_reward": self.best_mean_reward,
             "wall_time_s": round(wall, 3),
             "steps_per_s": round((timesteps - self.start_timesteps) / session, 1) if session > 0 else None,
+            "model_class": self.model_class,
         }
         write_json(self.run_dir / METRICS_FILE, metrics)
         return metrics

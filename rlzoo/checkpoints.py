@@ -26,12 +26,14 @@ class CheckpointState:
     :param episodes_per_env: finished episodes of each env worker (= rows of its monitor CSV).
     :param wall_time_s: training wall time so far (s).
     :param best_mean_reward: best mean reward of the last 100 episodes seen so far (None: not yet measured).
+    :param model_class: import path of the model's class (what ``load`` must be called on).
     """
 
     timesteps: int
     episodes_per_env: list[int] = field(default_factory=list)
     wall_time_s: float = 0.0
     best_mean_reward: float | None = None
+    model_class: str = ""
 
 
 def _step_dirs(run_dir: Path) -> list[Path]:

@@ -6,6 +6,7 @@ Loads the run's config, its model and normalisation statistics, runs whole episo
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,9 @@ from omegaconf import OmegaConf
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from envs.vec import EnvFactory
-from rlzoo.callbacks import BEST_MODEL_FILE, BEST_NORMALIZATION_FILE, FINAL_MODEL_FILE, FINAL_NORMALIZATION_FILE
+from rlzoo.callbacks import (BEST_MODEL_FILE, BEST_NORMALIZATION_FILE, FINAL_MODEL_FILE, FINAL_NORMALIZATION_FILE,
+                             METRICS_FILE)
+from rlzoo.registry import load_algo_class
 from rlzoo.validation import ConfigError, validate
 
 
@@ -49,7 +52,10 @@ def load_run(run_dir: Path, best: bool = False, seed: int = 0, **env_overrides: 
     if (run_dir / stats_file).exists():
         env = VecNormalize.load(str(run_dir / stats_file), env)
         env.training = False
-    model = plan.algo_class.load(run_dir / model_file, env=env, device="cpu")
+    metrics_path = run_dir / METRICS_FILE
+    model_class = json.loads(metrics_path.read_text()).get("model_class") if metrics_path.exists() else None
+    model = (load_algo_class(model_class) if model_class else plan.algo_class).load(run_dir / model_file, env=env,
+                                                                                    device="cpu")
     return Replay(model=model, env=env)
 
 
@@ -61,6 +67,7 @@ def evaluate(replay: Replay, episodes: int, deterministic: bool = True) -> list[
     while len(rewards) < episodes:
         action = replay.model.get_action(obs, deterministic=deterministic)
         obs, reward, done, _ = replay.env.step(action)
+        replay.model.episode_ended(done)
         total += float(reward[0])
         if done[0]:
             rewards.append(total)

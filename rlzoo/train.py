@@ -9,30 +9,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from envs.vec import EnvFactory, monitor_path, truncate_monitor
 from rlzoo.callbacks import MEAN_WINDOW, RunCallback, RunRecorder
 from rlzoo.sweep import record_failure
 from rlzoo.checkpoints import MODEL_FILE, NORMALIZATION_FILE, CheckpointState, latest_checkpoint, load_state
+from rlzoo.monitor import Episodes, load_episodes
+from rlzoo.base import resolve_policy
+from rlzoo.registry import load_algo_class
 from rlzoo.validation import ConfigError, check_writable, validate
+from rlzoo.visdom_plot import VisdomPlotter
 
 log = logging.getLogger(__name__)
-
-
-def _monitor_history(run_dir: Path, n_envs: int) -> tuple[list[float], float]:
-    """Rewards of the last 100 episodes in the run's monitor files (oldest first) and the latest time stamp (s)."""
-    frames = [pd.read_csv(monitor_path(run_dir, rank), skiprows=1) for rank in range(n_envs)
-              if monitor_path(run_dir, rank).exists()]
-    episodes = pd.concat(frames).sort_values("t") if frames else pd.DataFrame({"r": [], "t": []})
-    last_time = float(episodes["t"].max()) if len(episodes) else 0.0
-    return episodes["r"].tail(MEAN_WINDOW).astype(float).tolist(), last_time
 
 
 def _restore_normalization(venv: VecEnv, path: Path) -> VecEnv:
@@ -90,20 +85,23 @@ def run(cfg: DictConfig, run_dir: Path, choices: dict[str, str], overrides: list
     check_writable(run_dir)
     torch.set_num_threads(cfg.torch_threads)
 
-    recent, monitor_time = [], 0.0
+    history = None
     if state is not None:
         for rank, episodes in enumerate(state.episodes_per_env):
             truncate_monitor(monitor_path(run_dir, rank), episodes)
-        recent, monitor_time = _monitor_history(run_dir, cfg.n_envs)
+        history = load_episodes(str(run_dir))
+    monitor_time = float(history.wall_times.max()) if history is not None and len(history) else 0.0
     factory = EnvFactory(
         env_id=cfg.env.id, env_kwargs=plan.env_kwargs, seed=cfg.seed, run_dir=run_dir,
         action_repeat=cfg.action_repeat, num_stack=cfg.num_stack, normalize=cfg.srl_model.normalize,
         vec_env=cfg.vec_env, monitor_time_offset=max(monitor_time, state.wall_time_s if state else 0.0),
     )
     venv = plan.algo_class.make_env(factory, cfg.n_envs)
+    if venv.num_envs != cfg.n_envs:
+        log.info("%s trains on %d env(s); n_envs=%d is not used", choices.get("algo"), venv.num_envs, cfg.n_envs)
     try:
         model = _build_model(cfg, plan.algo_class, venv, checkpoint, state)
-        return _learn(cfg, run_dir, choices, model, state, recent)
+        return _learn(cfg, run_dir, choices, model, state, history)
     finally:
         venv.close()
 
@@ -111,18 +109,36 @@ def run(cfg: DictConfig, run_dir: Path, choices: dict[str, str], overrides: list
 def _build_model(cfg: DictConfig, algo_class: type, venv: VecEnv, checkpoint: Path | None,
                  state: CheckpointState | None) -> Any:
     if checkpoint is None:
-        return instantiate(cfg.algo, env=venv, seed=cfg.seed, device=cfg.device, _convert_="all")
+        policy = resolve_policy(cfg.algo.get("policy", "auto"), venv.observation_space)
+        return instantiate(cfg.algo, env=venv, policy=policy, seed=cfg.seed, device=cfg.device, _convert_="all")
     venv = _restore_normalization(venv, checkpoint / NORMALIZATION_FILE)
-    model = algo_class.load(checkpoint / MODEL_FILE, env=venv, device=cfg.device)
+    model_class = load_algo_class(state.model_class) if state.model_class else algo_class
+    model = model_class.load(checkpoint / MODEL_FILE, env=venv, device=cfg.device)
     model.set_random_seed(cfg.seed + state.timesteps)
     return model
 
 
+def _callbacks(cfg: DictConfig, run_dir: Path, choices: dict[str, str], recorder: RunRecorder,
+               history: Episodes | None) -> list[BaseCallback]:
+    """The run's recorder callback, plus the live visdom plot when enabled."""
+    callbacks: list[BaseCallback] = [
+        RunCallback(recorder, cfg.checkpoint_interval, cfg.checkpoints_kept, cfg.best_model_min_episodes,
+                    cfg.log_interval, cfg.total_timesteps)
+    ]
+    if cfg.visdom:
+        callbacks.append(VisdomPlotter(
+            env_name=choices.get("env", cfg.env.id), srl_model=choices.get("srl_model", cfg.srl_model.observation),
+            run_label=f"{choices.get('algo')} seed={cfg.seed} ({run_dir.name})", host=cfg.visdom_host,
+            port=cfg.visdom_port, previous_episodes=history,
+        ))
+    return callbacks
+
+
 def _learn(cfg: DictConfig, run_dir: Path, choices: dict[str, str], model: Any, state: CheckpointState | None,
-           recent: list[float]) -> float:
-    recorder = RunRecorder(run_dir, cfg.n_envs, state, recent)
-    callback = RunCallback(recorder, cfg.checkpoint_interval, cfg.checkpoints_kept, cfg.best_model_min_episodes,
-                           cfg.log_interval, cfg.total_timesteps)
+           history: Episodes | None) -> float:
+    recent = [] if history is None else history.rewards[-MEAN_WINDOW:].tolist()
+    recorder = RunRecorder(run_dir, model, state, recent)
+    callback = CallbackList(_callbacks(cfg, run_dir, choices, recorder, history))
     what = f"{choices.get('algo')} on {choices.get('env')} ({choices.get('srl_model')}, {choices.get('action_space')})"
     start = model.num_timesteps
     log.info("%s %s: run folder %s", "Resuming" if state else "Training", what, run_dir)

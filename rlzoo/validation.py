@@ -77,6 +77,10 @@ def _check_algo(cfg: DictConfig, algo_name: str) -> type:
     if unknown:
         valid = ", ".join(p for p in params if p not in runtime)
         raise ConfigError(f"algo={algo_name} has no hyperparameter {', '.join(unknown)}; valid ones: {valid}.")
+    if cfg.algo.get("policy") == "lstm" and not algo_class.supports_lstm:
+        able = ", ".join(name for name, info in algorithms().items() if info.cls.supports_lstm)
+        raise ConfigError(f"algo.policy=lstm is not available for algo={algo_name}: recurrent policies exist for {able} "
+                          "(sb3-contrib RecurrentPPO). Use algo.policy=auto.")
     action_type = ActionType(cfg.action_space.action_type)
     if action_type not in algo_class.action_types:
         supported = ", ".join(t.value for t in algo_class.action_types)

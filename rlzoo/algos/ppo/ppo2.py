@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from stable_baselines3 import PPO
 from stable_baselines3.common.type_aliases import GymEnv
 
-from rlzoo.base import AlgoType, SearchParam, ToolboxAlgorithm, learning_rate_schedule, resolve_policy
+from rlzoo.base import AlgoType, SearchParam, ToolboxAlgorithm, learning_rate_schedule
 
 
 class PPO2(ToolboxAlgorithm, PPO):
@@ -15,7 +15,8 @@ class PPO2(ToolboxAlgorithm, PPO):
 
     The original's ``nminibatches`` is kept: the minibatch size is ``n_steps * n_envs / n_minibatches``.
 
-    :param policy: ``auto`` (CNN for images, MLP otherwise), an SB3 policy name or class.
+    :param policy: an SB3 policy name or class (the trainer turns ``auto`` into ``CnnPolicy`` for images and
+        ``MlpPolicy`` otherwise); ``lstm`` builds a :class:`RecurrentPPO2` (sb3-contrib RecurrentPPO) instead.
     :param env: the vectorised training env.
     :param n_steps: steps collected per env per update.
     :param n_minibatches: minibatches each update's batch of ``n_steps * n_envs`` transitions is split into.
@@ -35,10 +36,18 @@ class PPO2(ToolboxAlgorithm, PPO):
     """
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
+    supports_lstm: ClassVar[bool] = True
+
+    def __new__(cls, policy: Any = "MlpPolicy", *args: Any, **kwargs: Any) -> Any:
+        if policy == "lstm":  # a recurrent policy is another SB3 class: build that one
+            from rlzoo.algos.ppo.recurrent import RecurrentPPO2
+
+            return RecurrentPPO2(policy, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
-        policy: Any = "auto",
+        policy: Any = "MlpPolicy",
         env: GymEnv | None = None,
         n_steps: int = 128,
         n_minibatches: int = 4,
@@ -67,7 +76,7 @@ class PPO2(ToolboxAlgorithm, PPO):
         self.n_minibatches = n_minibatches
         self.lr_schedule = lr_schedule
         super().__init__(
-            policy=resolve_policy(policy, env.observation_space) if env is not None else policy,
+            policy=policy,
             env=env,
             learning_rate=learning_rate_schedule(learning_rate, lr_schedule),
             n_steps=n_steps,

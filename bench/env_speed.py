@@ -1,0 +1,73 @@
+"""Environment steps per second on one core, for every registered toolbox env, ground truth and pixels.
+
+    python bench/env_speed.py [--envs MobileRobot-v0 ...] [--sizes 64 224] [--seconds 3]
+
+Prints a Markdown table: env, observation, steps/s, and for pixels the renderer's own rate (the camera call alone)
+and the ratio between the two (1.00 = nothing wasted around the renderer). The reference line is the original
+toolbox's claim: 250 steps/s on 8 cores with rendering at every step, about 31 per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gymnasium as gym  # noqa: E402
+
+import envs  # noqa: E402
+
+ORIGINAL_PER_CORE = 250 / 8
+
+
+def steps_per_second(env: gym.Env, seconds: float) -> float:
+    """Random-action steps per second (resets included) over about ``seconds``."""
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        steps += 50
+    return steps / (time.perf_counter() - start)
+
+
+def render_rate(env: gym.Env, seconds: float) -> float:
+    """Camera renders per second of the env's current scene (the renderer's own cost)."""
+    robot = env.unwrapped
+    robot.render_image()  # builds the scene and the camera matrices
+    view, projection = robot._camera_matrices
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        robot.sim.render(view, projection, robot.image_size)
+        calls += 1
+    return calls / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="*", default=list(envs.ENV_IDS))
+    parser.add_argument("--sizes", nargs="*", type=int, default=[64, 224])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    print(f"reference: the original toolbox, about {ORIGINAL_PER_CORE:.0f} steps/s per core (rendering every step)\n")
+    print("| env | observation | steps/s (1 core) | renderer alone /s | step / renderer |")
+    print("|---|---|---:|---:|---:|")
+    for env_id in args.envs:
+        env = gym.make(env_id)
+        print(f"| {env_id} | ground truth | {steps_per_second(env, args.seconds):,.0f} | | |", flush=True)
+        env.close()
+        for size in args.sizes:
+            env = gym.make(env_id, observation="pixels", image_size=size)
+            rate = steps_per_second(env, args.seconds)
+            alone = render_rate(env, args.seconds)
+            print(f"| {env_id} | pixels {size}x{size} | {rate:,.0f} | {alone:,.0f} | {rate / alone:.2f} |", flush=True)
+            env.close()
+
+
+if __name__ == "__main__":
+    main()

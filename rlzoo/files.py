@@ -53,3 +53,11 @@ def save_normalization(venv: Any, path: Path | str) -> None:
 
         with atomic_file(path) as f:
             pickle.dump(venv, f)
+
+
+def remove_stale_temporaries(folder: Path | str) -> int:
+    """Delete the temporary files a killed writer left in ``folder`` (not recursive); returns how many."""
+    stale = list(Path(folder).glob(".*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)

@@ -21,6 +21,7 @@ from envs.vec import EnvFactory, monitor_path, truncate_monitor
 from rlzoo.callbacks import MEAN_WINDOW, RunCallback, RunRecorder
 from rlzoo.sweep import record_failure
 from rlzoo.checkpoints import MODEL_FILE, NORMALIZATION_FILE, CheckpointState, latest_checkpoint, load_state
+from rlzoo.files import remove_stale_temporaries
 from rlzoo.monitor import Episodes, load_episodes
 from rlzoo.base import resolve_policy
 from rlzoo.registry import load_algo_class
@@ -87,6 +88,7 @@ def run(cfg: DictConfig, run_dir: Path, choices: dict[str, str], overrides: list
 
     history = None
     if state is not None:
+        remove_stale_temporaries(run_dir)
         for rank, episodes in enumerate(state.episodes_per_env):
             truncate_monitor(monitor_path(run_dir, rank), episodes)
         history = load_episodes(str(run_dir))
@@ -176,6 +178,9 @@ def main_task(cfg: DictConfig) -> float:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         return run(cfg, run_dir, choices, list(hydra_cfg.overrides.task))
+    except KeyboardInterrupt:  # before training started (during training, run() saves and exits with 130)
+        log.info("Interrupted before training started: nothing to save.")
+        raise SystemExit(130) from None
     except ConfigError as error:
         if multirun:  # one bad job must not stop a sweep: record it, the sweep summary reports it
             log.error("%s", error)

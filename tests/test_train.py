@@ -107,9 +107,10 @@ def test_resume_refuses_a_different_config(run_dir: Path) -> None:
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(run_dir: Path) -> None:
-    process = _start([*FAST, "total_timesteps=10000000", "checkpoint_interval=1000000", f"hydra.run.dir={run_dir}"])
-    _wait_for(lambda: (run_dir / "0.monitor.csv").exists())
-    time.sleep(2)
+    process = _start([*FAST, "total_timesteps=10000000", "checkpoint_interval=1000000", "log_interval=1000",
+                      f"hydra.run.dir={run_dir}"])
+    log = run_dir / "main.log"
+    _wait_for(lambda: log.exists() and "steps 1000/" in log.read_text())  # training has started
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 130, out

@@ -40,10 +40,9 @@ def render_rate(env: gym.Env, seconds: float) -> float:
     """Camera renders per second of the env's current scene (the renderer's own cost)."""
     robot = env.unwrapped
     robot.render_image()  # builds the scene and the camera matrices
-    view, projection = robot._camera_matrices
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        robot.sim.render(view, projection, robot.image_size)
+        robot.render_camera()
         calls += 1
     return calls / (time.perf_counter() - start)
 

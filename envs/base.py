@@ -103,6 +103,13 @@ class SRLEnv(gym.Env, EzPickle):
         view, projection = self._camera_matrices
         return self.sim.render(view, projection, self.image_size)
 
+    def render_camera(self) -> np.ndarray:
+        """The renderer alone: the camera image of the scene as it is, without syncing it (for benchmarks)."""
+        if self._camera_matrices is None:
+            return self.render_image()
+        view, projection = self._camera_matrices
+        return self.sim.render(view, projection, self.image_size)
+
     def _update_scene(self) -> None:
         """Bring the pybullet scene to the current state, building it on first use."""
         if not self.sim.has_body("robot"):

@@ -9,6 +9,7 @@ set when none is available).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -41,6 +42,17 @@ def wrap_angle(angle: np.ndarray | float) -> np.ndarray | float:
     return (angle + np.pi) % (2 * np.pi) - np.pi
 
 
+@functools.lru_cache(maxsize=1)
+def _grass_patches() -> tuple[tuple[tuple[float, float], ...], ...]:
+    """gymnasium's grass patches: squares of side GRASS_DIM on every other cell of a 40x40 grid (m)."""
+    side = gym_car_racing.GRASS_DIM
+    return tuple(
+        ((side * (x + 1), side * y), (side * x, side * y), (side * x, side * (y + 1)), (side * (x + 1), side * (y + 1)))
+        for x in range(-20, 20, 2)
+        for y in range(-20, 20, 2)
+    )
+
+
 class _Race(gym_car_racing.CarRacing):
     """gymnasium's CarRacing, drawing its ``state_pixels`` view at the SRL image size, and only when asked.
 
@@ -58,6 +70,8 @@ class _Race(gym_car_racing.CarRacing):
         super().__init__(render_mode=render_mode, lap_complete_percent=1.0, continuous=True)
         self.pixel_size = pixel_size
         self.draw_every_step = draw_every_step
+        self._polygons = np.zeros((0, 4, 2))  # grass then road polygons (m), shape (n, 4, 2)
+        self._polygons_of: list | None = None  # the road_poly list they were built from
 
     def _render(self, mode: str) -> Any:
         if mode == "state_pixels" and not self.draw_every_step:
@@ -72,6 +86,33 @@ class _Race(gym_car_racing.CarRacing):
         if size == (gym_car_racing.STATE_W, gym_car_racing.STATE_H):
             size = (self.pixel_size, self.pixel_size)
         return super()._create_image_array(screen, size)
+
+    def _render_road(self, zoom: float, translation: Any, angle: float) -> None:
+        """gymnasium's road drawing (background, grass patches, road and kerb polygons, same order, same culling),
+        with the ~800 polygons transformed and culled in one numpy operation instead of one by one in Python: the
+        image is identical (tested) and a frame costs about half as much."""
+        bound = gym_car_racing.PLAYFIELD
+        field = [(bound, bound), (bound, -bound), (-bound, -bound), (-bound, bound)]
+        self._draw_colored_polygon(self.surf, field, self.bg_color, zoom, translation, angle, clip=False)
+        if self._polygons_of is not self.road_poly:
+            self._polygons = np.array([*_grass_patches(), *(poly for poly, _ in self.road_poly)], dtype=np.float64)
+            self._polygons_of = self.road_poly
+        cos, sin = np.cos(angle), np.sin(angle)
+        points = self._polygons @ (zoom * np.array([[cos, sin], [-sin, cos]])) + np.asarray(translation)
+        margin = gym_car_racing.MAX_SHAPE_DIM
+        inside = (
+            (points[..., 0] >= -margin) & (points[..., 0] <= gym_car_racing.WINDOW_W + margin)
+            & (points[..., 1] >= -margin) & (points[..., 1] <= gym_car_racing.WINDOW_H + margin)
+        ).any(axis=1)
+        n_grass = len(_grass_patches())
+        for index in np.flatnonzero(inside):
+            if index < n_grass:
+                color = self.grass_color
+            else:  # read at every frame: a tile's colour changes when the car first touches it
+                color = [int(c) for c in self.road_poly[index - n_grass][1]]
+            polygon = [tuple(point) for point in points[index].tolist()]
+            gym_car_racing.gfxdraw.aapolygon(self.surf, polygon, color)
+            gym_car_racing.gfxdraw.filled_polygon(self.surf, polygon, color)
 
 
 class CarRacingEnv(SRLEnv):
@@ -118,7 +159,7 @@ class CarRacingEnv(SRLEnv):
 
     def __init__(self, lookahead: int = LOOKAHEAD, **kwargs: Any) -> None:
         if kwargs.get("shape_reward"):
-            raise ValueError("CarRacing has no shaped reward (its tile reward is already dense); use shape_reward=false.")
+            raise ValueError("CarRacing has no shaped reward (its tile reward is dense): set shape_reward=false.")
         if lookahead < 0:
             raise ValueError(f"lookahead={lookahead} must be a number of track points, at least 0.")
         super().__init__(**kwargs)

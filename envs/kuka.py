@@ -38,6 +38,9 @@ GRIPPER_LINK = 8  # finger A: its centre of mass is the ground truth
 INITIAL_EE_POSITION = (0.537, 0.0, 0.5)  # m, the commanded point after a reset
 EE_EULER = (0.0, -math.pi, 0.0)  # the gripper points down
 IK_DAMPING = (1e-5,) * N_JOINTS
+#: one damped-least-squares step from the current joints per call, as the original's pybullet (1.8.6) computed; since
+#: mid-2018 pybullet iterates up to 20 times by default. Solved again at every physics step, it converges over time.
+IK_ITERATIONS = 1
 #: the commanded point is clipped to this box (m): ``small`` when the target is fixed, ``large`` otherwise
 WORKSPACE_SMALL = ((0.50, 0.65), (-0.17, 0.22), (0.0, 0.5))
 WORKSPACE_LARGE = ((0.35, 0.65), (-0.30, 0.30), (0.0, 0.5))
@@ -80,12 +83,13 @@ class Kuka:
     box) with the gripper pointing down; the arm motors then follow at most 0.35 rad/s per joint, so the command can
     run ahead of the arm.
 
-    :param sim: the simulation the arm lives in (its client must be started by the caller).
+    :param sim: the simulation the arm lives in.
     :param control: ``discrete``, ``continuous`` or ``joints``.
     :param force_down: discrete action 5 moves down instead of up; continuous z moves are made downward.
     :param small_workspace: clip the commanded point to ``WORKSPACE_SMALL`` instead of ``WORKSPACE_LARGE``.
     :param ik_damping: pass the original's joint damping (1e-5) to the inverse kinematics; False solves it with
-        pybullet's defaults, as the original's 2-button env effectively did (its null-space lists were ignored).
+        pybullet's default damping and no null space, as the original's 2-button env effectively did (pybullet
+        ignored its 7-entry null-space lists).
     """
 
     def __init__(
@@ -170,11 +174,13 @@ class Kuka:
                 sign = -1.0
             step = sign * (DELTA_V + np_random.normal(0.0, NOISE_STD))
             return (step, 0.0, 0.0) if axis == 0 else (0.0, step, 0.0) if axis == 1 else (0.0, 0.0, step)
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        values = action.tolist() if isinstance(action, np.ndarray) else list(action)  # floats: cheaper than numpy
         if self.control == "continuous":
-            dx, dy, dz = (a * (DELTA_V_CONTINUOUS + np_random.normal(0.0, NOISE_STD_CONTINUOUS))).tolist()
+            scale = DELTA_V_CONTINUOUS + np_random.normal(0.0, NOISE_STD_CONTINUOUS)
+            dx, dy, dz = (min(max(v, -1.0), 1.0) * scale for v in values)
             return dx, dy, -abs(dz) if self.force_down else dz
-        return tuple((a * (DELTA_THETA + np_random.normal(0.0, NOISE_STD_JOINTS))).tolist())
+        scale = DELTA_THETA + np_random.normal(0.0, NOISE_STD_JOINTS)
+        return tuple(min(max(v, -1.0), 1.0) * scale for v in values)
 
     def random_delta(self, np_random: np.random.Generator) -> tuple[float, ...]:
         """A random command change for the moves after a reset.
@@ -200,7 +206,8 @@ class Kuka:
             self._joint_target = [min(max(t + d, lo), hi) for t, d, (lo, hi) in
                                   zip(self._joint_target, delta, ARM_LIMITS)]
         else:
-            self._ee_target = [min(max(t + d, lo), hi) for t, d, (lo, hi) in zip(self._ee_target, delta, self.workspace)]
+            self._ee_target = [min(max(t + d, lo), hi) for t, d, (lo, hi) in
+                               zip(self._ee_target, delta, self.workspace)]
         self._send_arm(self._arm_targets())
 
     def _arm_targets(self) -> Sequence[float]:
@@ -208,11 +215,13 @@ class Kuka:
         if self.control == "joints":
             return self._joint_target
         if self.ik_damping:
-            solution = pybullet.calculateInverseKinematics(self.uid, EE_LINK, self._ee_target, self._orientation,
-                                                           jointDamping=IK_DAMPING, physicsClientId=self._cid)
+            solution = pybullet.calculateInverseKinematics(
+                self.uid, EE_LINK, self._ee_target, self._orientation, jointDamping=IK_DAMPING,
+                maxNumIterations=IK_ITERATIONS, physicsClientId=self._cid,
+            )
         else:
             solution = pybullet.calculateInverseKinematics(self.uid, EE_LINK, self._ee_target, self._orientation,
-                                                           physicsClientId=self._cid)
+                                                           maxNumIterations=IK_ITERATIONS, physicsClientId=self._cid)
         return solution[:7]
 
     def _send_arm(self, targets: Sequence[float]) -> None:
@@ -226,6 +235,11 @@ class Kuka:
     def ee_target(self) -> tuple[float, float, float]:
         """The commanded end-effector point (m)."""
         return tuple(self._ee_target)  # type: ignore[return-value]
+
+    @property
+    def joint_target(self) -> tuple[float, ...]:
+        """The commanded arm joint positions (rad) of the ``joints`` control."""
+        return tuple(self._joint_target)
 
     def gripper_position(self) -> tuple[float, float, float]:
         """World position (m) of the gripper link's centre of mass, as of the last physics step."""

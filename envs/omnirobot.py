@@ -118,7 +118,7 @@ def _margin_weight(height: int, width: int, margin: int) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def robot_marker() -> np.ndarray:
     """The robot seen from above (stand-in for ``robot_margin3_pixel_only_tag.png``), float32 RGBA ``(56, 48, 4)``
-    in [0, 1]: a dark body with a blue front bar (toward -v in the image at yaw 0) and an asymmetric black-and-white
+    in [0, 1]: a dark body with a blue front bar (at the top of the image at yaw 0) and an asymmetric black-and-white
     tag whose 4x4 bits show the orientation."""
     height, width = ROBOT_MARKER_SIZE
     image = np.zeros((height, width, 4))
@@ -245,8 +245,7 @@ def rgb_to_lab8(rgb: np.ndarray) -> np.ndarray:
 
 
 class _Lab8ToRGB:
-    """8-bit Lab to uint8 RGB for one image size, with preallocated work buffers (no per-call allocation but the
-    returned image).
+    """8-bit Lab to uint8 RGB for one image size, with its full-size work buffers allocated once.
 
     :param size: side of the square image (px).
     """

@@ -7,7 +7,7 @@ from hydra.errors import ConfigCompositionException
 
 from conftest import CONF_DIR, compose_run
 from rlzoo.registry import algo_names, algorithms
-from rlzoo.validation import ConfigError, validate
+from rlzoo.validation import ConfigError, _env_class, validate
 
 
 def options(group: str) -> list[str]:
@@ -24,16 +24,45 @@ def test_default_config_is_the_quick_start_run() -> None:
                                "control": "discrete", "image_size": 64}
 
 
-@pytest.mark.parametrize("env", options("env"))
-@pytest.mark.parametrize("srl_model", options("srl_model"))
+def _expected_error(cfg) -> str | None:
+    """What validation must say about a config, from what the env class declares it supports."""
+    env_class = _env_class(cfg.env.id)
+    if cfg.srl_model.observation not in env_class.observation_kinds:
+        return "is not available for env="
+    if cfg.action_space.control not in env_class.controls:
+        return "cannot take action_space="
+    return None
+
+
 @pytest.mark.parametrize("action_space", options("action_space"))
-def test_every_combination_validates_or_says_why(env: str, srl_model: str, action_space: str) -> None:
-    cfg, choices = compose_run([f"env={env}", f"srl_model={srl_model}", f"action_space={action_space}"])
-    expected_ok = srl_model in ("ground_truth", "raw_pixels") and action_space != "joints"
-    if expected_ok:
-        validate(cfg, choices)
+@pytest.mark.parametrize("env", options("env"))
+def test_every_env_and_action_space_validates_or_says_why(env: str, action_space: str) -> None:
+    cfg, choices = compose_run([f"env={env}", f"action_space={action_space}"])
+    expected = _expected_error(cfg)
+    if expected is None:
+        assert validate(cfg, choices).env_kwargs["control"] == cfg.action_space.control
     else:
-        with pytest.raises(ConfigError, match=f"(srl_model={srl_model}|action_space={action_space})"):
+        with pytest.raises(ConfigError, match=expected):
+            validate(cfg, choices)
+
+
+@pytest.mark.parametrize("srl_model", options("srl_model"))
+@pytest.mark.parametrize("env", ["MobileRobot", "KukaButton"])
+def test_every_srl_model_composes_and_validates_or_says_why(env: str, srl_model: str) -> None:
+    cfg, choices = compose_run([f"env={env}", f"srl_model={srl_model}"])
+    expected = _expected_error(cfg)
+    if expected is None:
+        assert validate(cfg, choices).env_kwargs["observation"] == cfg.srl_model.observation
+    else:
+        with pytest.raises(ConfigError, match=f"srl_model={srl_model} {expected}{env}"):
+            validate(cfg, choices)
+
+
+def test_mobile_robot_refuses_arm_observations_and_joint_control() -> None:
+    for override, message in [("srl_model=joints", "srl_model=joints is not available for env=MobileRobot"),
+                              ("action_space=joints", "env=MobileRobot cannot take action_space=joints")]:
+        cfg, choices = compose_run([override])
+        with pytest.raises(ConfigError, match=message):
             validate(cfg, choices)
 
 

@@ -27,10 +27,26 @@ class SRLModelConfig:
 
     :param observation: what the env emits (``ground_truth``, ``pixels``, ``joints``, ``joints_position``).
     :param normalize: normalise observations with a running mean/std (never for raw pixels).
+    :param model: a learned model: an option of ``conf/srl/model`` (losses, state size, architecture) whose
+        encoder turns the env's pixels into states (``srl.encoder``); null for what the env produces itself.
+    :param path: the trained model folder; ``latest`` (the newest for the env); null: the cached one, recorded and
+        trained on demand the first time.
+    :param state_dim: override the model's state size. :param losses: override its loss list.
+    :param seed: seed of the on-demand dataset and training (null: the run's seed).
+    :param episodes: random-policy episodes recorded for on-demand training (80 x 251 steps ~ the paper's 20 000).
+    :param epochs: override the on-demand training's epochs. :param batch_size: and its minibatch size.
     """
 
     observation: str = MISSING
     normalize: bool = True
+    model: str | None = None
+    path: str | None = None
+    state_dim: int | None = None
+    losses: list[str] | None = None
+    seed: int | None = None
+    episodes: int = 80
+    epochs: int | None = None
+    batch_size: int | None = None
 
 
 @dataclass
@@ -58,6 +74,7 @@ class RunConfig:
     :param random_target: draw a new target position every episode.
     :param shape_reward: dense reward (minus the distance to the target).
     :param image_size: side of camera images in pixels (64 is fast; 224 is the original's).
+    :param gui: show the pybullet GUI (needs a display and ``n_envs=1``).
     :param resume: continue the run in ``hydra.run.dir`` from its last checkpoint.
     :param visdom: live plots in a visdom server when one answers.
     :param visdom_port: port of that server (on ``visdom_host``).
@@ -82,6 +99,7 @@ class RunConfig:
     random_target: bool = False
     shape_reward: bool = False
     image_size: int = 64
+    gui: bool = False
     resume: bool = False
     visdom: bool = True
     visdom_host: str = "127.0.0.1"

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs  # noqa: F401  (registers the env ids)
 from envs.base import SRLEnv
+from envs.sim import display_available
 from rlzoo.base import ActionType
 from rlzoo.registry import CONF_DIR, algorithms, load_algo_class
 
@@ -61,6 +62,11 @@ def _check_ranges(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={cfg[key]} is invalid: it must be an integer of at least 1.")
     if cfg.vec_env not in VEC_ENV_KINDS:
         raise ConfigError(f"vec_env={cfg.vec_env!r} is not one of: {', '.join(VEC_ENV_KINDS)}.")
+    if cfg.gui and cfg.n_envs != 1:
+        raise ConfigError(f"gui=true shows one pybullet window, so it needs n_envs=1 (got n_envs={cfg.n_envs}).")
+    if cfg.gui and not display_available():
+        raise ConfigError("gui=true needs a display, but DISPLAY is not set: run on a machine with a screen, with X "
+                          "forwarding (ssh -X) or a virtual display (xvfb-run), or train headless with gui=false.")
     if cfg.image_size < 36:
         raise ConfigError(f"image_size={cfg.image_size} is too small: CNN policies need at least 36 pixels (try 64).")
 
@@ -145,6 +151,8 @@ def validate(cfg: DictConfig, choices: dict[str, str]) -> RunPlan:
         env_kwargs.update(
             observation=cfg.srl_model.observation, control=cfg.action_space.control, image_size=cfg.image_size
         )
+        if cfg.gui:
+            env_kwargs["gui"] = True
     return RunPlan(algo_class=algo_class, env_class=env_class, env_kwargs=env_kwargs)
 
 

@@ -30,9 +30,10 @@ def compose_run(overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
     return cfg, choices
 
 
-def run_main(args: list[str], timeout: float = 300, **popen: object) -> subprocess.CompletedProcess:
+def run_main(args: list[str], timeout: float = 300, env_overrides: dict[str, str] | None = None,
+             **popen: object) -> subprocess.CompletedProcess:
     """Run ``python main.py <args>`` from the repository root and capture its output."""
-    env = {**os.environ, "PYTHONHASHSEED": "0", "HYDRA_FULL_ERROR": "0"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "HYDRA_FULL_ERROR": "0", **(env_overrides or {})}
     return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=env, **popen)
 

@@ -57,3 +57,10 @@ def test_unwritable_output_folder_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"the output folder {blocker / 'run'} cannot be created" in result.stderr
     assert "hydra.run.dir=<folder>" in result.stderr
+
+
+def test_gui_needs_a_display_and_one_env(tmp_path: Path) -> None:
+    result = run_main(["gui=true", "n_envs=1", f"hydra.run.dir={tmp_path / 'run'}"], env_overrides={"DISPLAY": ""})
+    assert result.returncode == 2 and "gui=true needs a display" in result.stderr and "Traceback" not in result.stderr
+    result = run_main(["gui=true", "n_envs=4", f"hydra.run.dir={tmp_path / 'run'}"])
+    assert result.returncode == 2 and "needs n_envs=1 (got n_envs=4)" in result.stderr

@@ -74,7 +74,7 @@ class PPO2(ToolboxAlgorithm, PPO):
                 "choose n_envs or n_steps so that it is."
             )
         self.n_minibatches = n_minibatches
-        self.lr_schedule = lr_schedule
+        self.lr_schedule_name = lr_schedule  # SB3 keeps its schedule function in self.lr_schedule
         super().__init__(
             policy=policy,
             env=env,

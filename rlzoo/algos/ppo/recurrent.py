@@ -45,7 +45,7 @@ class RecurrentPPO2(ToolboxAlgorithm, RecurrentPPO):
             policy = resolve_policy("auto", env.observation_space).replace("Policy", "LstmPolicy")
         n_envs = env.num_envs if env is not None else 1
         self.n_minibatches = n_minibatches
-        self.lr_schedule = lr_schedule
+        self.lr_schedule_name = lr_schedule  # SB3 keeps its schedule function in self.lr_schedule
         super().__init__(
             policy=policy, env=env, learning_rate=learning_rate_schedule(learning_rate, lr_schedule), n_steps=n_steps,
             batch_size=max(1, n_steps * n_envs // n_minibatches), n_epochs=n_epochs, gamma=gamma,

@@ -25,6 +25,7 @@ from rlzoo.callbacks import (BEST_MODEL_FILE, BEST_NORMALIZATION_FILE, FINAL_MOD
                              METRICS_FILE)
 from rlzoo.registry import load_algo_class
 from rlzoo.validation import ConfigError, validate
+from srl.encoder import make_encoder
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 #: frames per second of the written videos
@@ -57,7 +58,9 @@ def load_run(run_dir: Path, best: bool = False, seed: int = 0, **env_overrides: 
     choices = dict(OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra.runtime.choices)
     plan = validate(cfg, choices)
     factory = EnvFactory(env_id=cfg.env.id, env_kwargs={**plan.env_kwargs, **env_overrides}, seed=seed,
-                         action_repeat=cfg.action_repeat, num_stack=cfg.num_stack, normalize=False)
+                         action_repeat=cfg.action_repeat, num_stack=cfg.num_stack, normalize=False,
+                         encoder=make_encoder(cfg.srl_model, cfg.env.id, cfg.image_size, seed, plan.env_kwargs,
+                                              run_dir))
     env = factory.make(1)
     if (run_dir / stats_file).exists():
         env = VecNormalize.load(str(run_dir / stats_file), env)

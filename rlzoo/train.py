@@ -27,6 +27,7 @@ from rlzoo.base import resolve_policy
 from rlzoo.registry import load_algo_class
 from rlzoo.validation import ConfigError, check_writable, validate
 from rlzoo.visdom_plot import VisdomPlotter
+from srl.encoder import make_encoder
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def run(cfg: DictConfig, run_dir: Path, choices: dict[str, str], overrides: list
         env_id=cfg.env.id, env_kwargs=plan.env_kwargs, seed=cfg.seed, run_dir=run_dir,
         action_repeat=cfg.action_repeat, num_stack=cfg.num_stack, normalize=cfg.srl_model.normalize,
         vec_env=cfg.vec_env, monitor_time_offset=max(monitor_time, state.wall_time_s if state else 0.0),
+        encoder=make_encoder(cfg.srl_model, cfg.env.id, cfg.image_size, cfg.seed, plan.env_kwargs, run_dir),
     )
     venv = plan.algo_class.make_env(factory, cfg.n_envs)
     if venv.num_envs != cfg.n_envs:

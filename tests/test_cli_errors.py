@@ -17,8 +17,8 @@ from conftest import FAST, run_main
         ("env=Foo", ["Could not find 'env/Foo'", "MobileRobot1D", "MobileRobotLineTarget"]),
         ("srl_model=bar", ["Could not find 'srl_model/bar'", "ground_truth", "raw_pixels"]),
         ("action_space=baz", ["Could not find 'action_space/baz'", "continuous", "discrete"]),
-        ("srl_model=joints", ["srl_model=joints is not available for env=MobileRobot", "available: ground_truth, "
-                                                                                        "raw_pixels"]),
+        ("srl_model=joints", ["srl_model=joints is not available for env=MobileRobot", "available: ",
+                              "ground_truth", "raw_pixels", "autoencoder"]),
         ("action_space=joints", ["env=MobileRobot cannot take action_space=joints", "supports: discrete, continuous"]),
         ("total_timesteps=0", ["total_timesteps=0 is invalid"]),
         ("n_envs=0", ["n_envs=0 is invalid"]),

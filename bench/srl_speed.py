@@ -1,0 +1,154 @@
+"""Speed of the SRL pieces, with the targets of the issue "State representation learning".
+
+    python bench/srl_speed.py [--n-envs 8] [--seconds 5] [--threads 1 2] [--episodes 4]
+
+1. RL encoding: the batched encoder's cost per env step (one forward pass for all envs), against one step of a
+   64x64 pixel env; target <= 10 %. Measured two ways: the encoder alone on batches of ``n_envs`` images, and end to
+   end (a DummyVecEnv of pixel envs with and without ``SRLEncoder``). Torch uses 1 thread, the RL learner's default.
+2. Dataset recording: frames/s of ``srl.dataset.record_dataset`` per process, against the env's own pixel step
+   rate on one core (the renderer dominates both); target: close to 1.
+3. SRL training: samples (transitions) per second at 64x64 for encoder-only losses (inverse, reward + inverse,
+   priors) and, for reference, the autoencoder; target >= 1,000 on 2 cores for encoder-only losses. Also per
+   second of CPU time, which a shared machine does not distort (with 1 thread: the rate of one idle core).
+
+Prints Markdown tables. Run it on an idle machine: on a shared one, torch threads spin while other processes hold
+the cores and multi-threaded figures collapse (the load average is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
+
+import envs  # noqa: E402,F401
+from srl.config import train_config  # noqa: E402
+from srl.dataset import record_dataset  # noqa: E402
+from srl.encoder import SRLEncoder  # noqa: E402
+from srl.losses import parse_losses  # noqa: E402
+from srl.models import SRLModel  # noqa: E402
+from srl.train import train_model  # noqa: E402
+
+ENV_ID = "MobileRobot-v0"
+
+
+def _steps_per_second(venv: DummyVecEnv, seconds: float) -> tuple[float, float]:
+    """Env steps per second (all envs counted) with random actions, and CPU ms of this process per env step."""
+    venv.reset()
+    n = venv.num_envs
+    rng = np.random.default_rng(0)
+    steps, start, cpu = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        venv.step(rng.integers(0, 4, n))
+        steps += n
+    return steps / (time.perf_counter() - start), (time.process_time() - cpu) / steps * 1e3
+
+
+def encoding(n_envs: int, seconds: float, model_type: str) -> dict[str, float]:
+    """Per-env-step costs (ms) of the pixel env, of the encoder alone, and of the two together."""
+    torch.set_num_threads(1)
+    model = SRLModel(parse_losses(["autoencoder"], 200), 200, 64, model_type=model_type).eval()
+
+    def make() -> gym.Env:
+        return gym.make(ENV_ID, observation="pixels", image_size=64)
+
+    raw = DummyVecEnv([make for _ in range(n_envs)])
+    cpu = time.process_time()
+    raw_rate, raw_cpu = _steps_per_second(raw, seconds)
+    wrapped = SRLEncoder(DummyVecEnv([make for _ in range(n_envs)]), "(benchmark)", model=model)
+    images = np.random.default_rng(0).integers(0, 255, (n_envs, 64, 64, 3), dtype=np.uint8)
+    wrapped.encode(images)
+    calls, start, cpu = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        wrapped.encode(images)
+        calls += 1
+    encode_ms = (time.perf_counter() - start) / calls / n_envs * 1e3
+    encode_cpu_ms = (time.process_time() - cpu) / calls / n_envs * 1e3
+    wrapped_rate, wrapped_cpu = _steps_per_second(wrapped, seconds)
+    raw.close()
+    wrapped.close()
+    return {"env_ms": 1e3 / raw_rate, "encode_ms": encode_ms, "wrapped_ms": 1e3 / wrapped_rate,
+            "env_cpu_ms": raw_cpu, "encode_cpu_ms": encode_cpu_ms, "wrapped_cpu_ms": wrapped_cpu}
+
+
+def recording(folder: Path, episodes: int, seconds: float) -> list[tuple[str, float]]:
+    """Recording frames/s with 1 and 2 processes, and the pixel env's steps/s on one core."""
+    env = gym.make(ENV_ID, observation="pixels", image_size=64)
+    env_rate, _ = _steps_per_second(DummyVecEnv([lambda: env]), seconds)
+    rows = [("pixel env step, 1 core (reference)", env_rate)]
+    for workers in (1, 2):
+        start = time.perf_counter()
+        out = record_dataset(folder / f"rec{workers}", ENV_ID, {"random_target": True}, episodes=episodes,
+                             n_workers=workers, seed=0, image_size=64, progress=False, force=True)
+        n = len(np.load(out / "images.npy", mmap_mode="r"))
+        rows.append((f"record_dataset, {workers} process{'es' if workers > 1 else ''}",
+                     n / (time.perf_counter() - start)))
+    return rows
+
+
+def training(dataset: Path, threads: list[int], epochs: int) -> list[tuple[str, int, float]]:
+    """Training samples/s (over all epochs, validation and metrics excluded) per model and torch thread count."""
+    rows = []
+    for name in ("inverse", "reward_inverse", "robotic_priors", "autoencoder"):
+        for n in threads:
+            cfg = train_config(name, str(dataset), {"epochs": epochs, "torch_threads": n, "progress": False,
+                                                    "plots": False, "knn_samples": 100, "val_size": 0.1})
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = train_model(cfg, log_folder=Path(tmp) / name)
+                metrics = json.loads((folder / "metrics.json").read_text())
+            rate, cpu_rate = metrics["train_samples_per_s"], metrics["train_samples_per_cpu_s"]
+            rows.append((name, n, rate))
+            print(f"| {name} | {n} | {rate:,.0f} | {cpu_rate:,.0f} |", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--episodes", type=int, default=4, help="episodes (251 steps) recorded per measurement")
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+
+    print(f"## RL encoding, {args.n_envs} envs, 64x64, torch 1 thread (target: encoder <= 10 % of an env step)\n")
+    print("Wall clock, then CPU time of this process (robust to other processes on the machine), per env step.\n")
+    print("| encoder | env step (ms) | encoder alone (ms) | ratio | env + encoder (ms) | end to end | env step CPU ms |"
+          " encoder CPU ms | CPU ratio | env + encoder CPU ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for model_type in ("cnn", "custom_cnn"):
+        r = encoding(args.n_envs, args.seconds, model_type)
+        print(f"| {model_type} | {r['env_ms']:.3f} | {r['encode_ms']:.3f} | {r['encode_ms'] / r['env_ms']:.1%} | "
+              f"{r['wrapped_ms']:.3f} | {r['wrapped_ms'] / r['env_ms'] - 1:+.1%} | {r['env_cpu_ms']:.3f} | "
+              f"{r['encode_cpu_ms']:.3f} | {r['encode_cpu_ms'] / r['env_cpu_ms']:.1%} | {r['wrapped_cpu_ms']:.3f} |",
+              flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"\n## Dataset recording, MobileRobot 64x64, {args.episodes} episodes\n")
+        print("| what | frames/s |\n|---|---:|")
+        rows = recording(Path(tmp), args.episodes, args.seconds)
+        for what, rate in rows:
+            print(f"| {what} | {rate:,.0f} |")
+        print(f"\nper process / env step rate: {rows[1][1] / rows[0][1]:.2f}")
+
+        print("\n## SRL training at 64x64 (samples/s; target >= 1,000 on 2 cores for encoder-only losses)\n")
+        print("| model | torch threads | samples/s (wall clock) | samples per CPU second |\n|---|---:|---:|---:|",
+              flush=True)
+        training(Path(tmp) / "rec2", args.threads, args.epochs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Schemas of ``python -m srl.dataset`` and ``python -m srl.train``, where their files go, and config composition.
+
+``conf/srl/`` is the config root of both commands (``dataset.yaml``, ``train.yaml`` and the ``model/`` group);
+the schemas below are registered with Hydra's ConfigStore, so an unknown key or a wrong type fails at compose.
+
+The RL trainer does not run Hydra a second time when it needs a model trained on demand: :func:`train_config`
+merges ``conf/srl/train.yaml`` and ``conf/srl/model/<name>.yaml`` into the same schema, which gives the config
+``python -m srl.train model=<name>`` composes (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from rlzoo.validation import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+SRL_CONF_DIR = CONF_DIR / "srl"
+#: environment variable that moves the model cache (default ``<repository>/srl_models``)
+CACHE_ENV_VAR = "SRL_MODELS_DIR"
+
+
+def cache_root() -> Path:
+    """Where trained SRL models live, one folder per env id: ``srl_models/<env id>/<model folder>/``."""
+    return Path(os.environ.get(CACHE_ENV_VAR, ROOT / "srl_models")).absolute()
+
+
+def options(group: str) -> list[str]:
+    """The option names of a config group under ``conf/`` (e.g. ``env``, ``srl/model``)."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+@dataclass
+class ModelSpec:
+    """What defines a learned model (``conf/srl/model/<name>.yaml``).
+
+    :param name: the option name (recorded in ``exp_config.json``; ``srl_model.path=latest`` matches it).
+    :param losses: ordered list of ``name``, ``name:weight`` or ``name:weight:dims`` (see :mod:`srl.losses`);
+        ``supervised``, ``pca`` and ``random`` are methods of their own.
+    :param state_dim: size of the state vector; null for ``supervised`` (the ground truth's size).
+    :param model_type: encoder: ``cnn`` (small 4-layer CNN, fast at 64x64), ``custom_cnn`` (the original's),
+        ``mlp`` or ``linear``.
+    :param inverse_model_type: inverse-dynamics head, ``linear`` or ``mlp``.
+    :param beta: weight of the VAE's KL term.
+    :param occlusion_percentage: the DAE's largest occluded fraction of each image axis.
+    """
+
+    name: str = MISSING
+    losses: list[str] = MISSING
+    state_dim: int | None = 200
+    model_type: str = "cnn"
+    inverse_model_type: str = "linear"
+    beta: float = 1.0
+    occlusion_percentage: float = 0.5
+
+
+@dataclass
+class TrainConfig:
+    """``python -m srl.train``: one model from one dataset (``conf/srl/train.yaml``).
+
+    :param dataset: dataset folder (a path, or a name under ``data/``).
+    :param model: what the model is (the ``model`` group).
+    :param image_size: side of the images the model sees (pixels); the dataset's images are resized to it.
+    :param epochs: passes over the training samples (0: save the initial model).
+    :param batch_size: transitions per minibatch.
+    :param learning_rate: Adam's step size.
+    :param val_size: fraction of the transitions held out for validation (best-validation checkpoint).
+    :param training_set_size: use only the first N transitions (-1: all), as the original.
+    :param seed: seed of torch, numpy, the split and the DAE noise.
+    :param l1_reg: weight of the L1 norm of the weights. :param l2_reg: weight of their L2 norm.
+    :param knn_samples: query points of KNN-MSE. :param knn_neighbors: k of KNN-MSE. :param knn_seed: its seed.
+    :param log_folder: where the model goes (null: ``srl_models/<env id>/<date>_<model>_ST_DIM<d>_SEED<s>``).
+    :param device: torch device (``cpu``, ``cuda``, ``auto``).
+    :param torch_threads: torch CPU threads (0: leave torch's setting, all cores in a new process). 1 by default:
+        small convolutions on minibatches of 32 gain little from more, and threads that spin while other processes
+        hold the cores make a busy machine several times slower.
+    :param progress: show progress bars.
+    :param plots: write ``learned_states.png`` and ``losses.png``.
+    """
+
+    dataset: str = MISSING
+    model: ModelSpec = MISSING
+    image_size: int = 64
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    val_size: float = 0.2
+    training_set_size: int = -1
+    seed: int = 1
+    l1_reg: float = 0.0
+    l2_reg: float = 0.0
+    knn_samples: int = 2000
+    knn_neighbors: int = 5
+    knn_seed: int = 1
+    log_folder: str | None = None
+    device: str = "cpu"
+    torch_threads: int = 1
+    progress: bool = True
+    plots: bool = True
+
+
+@dataclass
+class DatasetConfig:
+    """``python -m srl.dataset``: record a dataset (``conf/srl/dataset.yaml``).
+
+    :param env: an option of ``conf/env`` (e.g. ``MobileRobot``), or a gymnasium id.
+    :param episodes: episodes to record.
+    :param n_workers: processes recording in parallel (the original ``--num-cpu``).
+    :param seed: base seed; episode ``i`` is seeded from it and ``i``, whatever the number of workers.
+    :param image_size: side of the stored images (pixels).
+    :param name: dataset folder name under ``save_path`` (null: ``<env>_seed<seed>``).
+    :param save_path: parent folder of datasets.
+    :param force: overwrite an existing dataset folder.
+    :param random_target: draw the target at every reset.
+    :param shape_reward: dense reward.
+    :param control: the env's control mode (``discrete`` for the SRL losses that need action classes).
+    :param max_steps: cut episodes to this many steps (null: the env's own limit).
+    :param agent: a run folder of ``python main.py`` whose agent acts instead of the random policy.
+    :param save_jpg: also write the original's per-frame JPEGs (``record_XXX/frameXXXXXX.jpg``).
+    :param progress: show a progress bar.
+    :param env_kwargs: more env constructor arguments (beyond the ``conf/env`` option's).
+    """
+
+    env: str = "MobileRobot"
+    episodes: int = 50
+    n_workers: int = 2
+    seed: int = 0
+    image_size: int = 64
+    name: str | None = None
+    save_path: str = "data"
+    force: bool = False
+    random_target: bool = False
+    shape_reward: bool = False
+    control: str = "discrete"
+    max_steps: int | None = None
+    agent: str | None = None
+    save_jpg: bool = False
+    progress: bool = True
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def register_srl_configs() -> None:
+    """Register the schemas of ``conf/srl`` (idempotent)."""
+    store = ConfigStore.instance()
+    store.store(name="base_srl_train", node=TrainConfig)
+    store.store(name="base_srl_dataset", node=DatasetConfig)
+    store.store(group="model", name="base_srl_model_spec", node=ModelSpec)
+
+
+def _yaml_body(path: Path) -> DictConfig:
+    node = OmegaConf.load(path)
+    for key in ("defaults", "hydra"):
+        if key in node:
+            node.pop(key)
+    return node
+
+
+def model_spec(name: str) -> DictConfig:
+    """``conf/srl/model/<name>.yaml`` merged into :class:`ModelSpec`; a clear error for an unknown name."""
+    path = SRL_CONF_DIR / "model" / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"srl model {name!r} does not exist (no conf/srl/model/{name}.yaml); available models: "
+                          f"{', '.join(options('srl/model'))}.")
+    return OmegaConf.merge(OmegaConf.structured(ModelSpec), _yaml_body(path))
+
+
+def train_config(model: str, dataset: str = MISSING, overrides: dict[str, Any] | None = None) -> DictConfig:
+    """The config ``python -m srl.train dataset=<dataset> model=<model> <overrides>`` composes.
+
+    :param overrides: dotted keys to values, e.g. ``{"epochs": 1, "model.state_dim": 10}``.
+    """
+    cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), _yaml_body(SRL_CONF_DIR / "train.yaml"))
+    cfg.model = model_spec(model)
+    cfg.dataset = dataset
+    for key, value in (overrides or {}).items():
+        try:
+            OmegaConf.update(cfg, key, value, merge=False)
+        except OmegaConfBaseException as error:
+            raise ConfigError(f"cannot set {key}={value!r} in the SRL training config: {error.msg}") from None
+    return cfg
+
+
+def dataset_config(env: str, overrides: dict[str, Any] | None = None) -> DictConfig:
+    """The config ``python -m srl.dataset env=<env> <overrides>`` composes."""
+    cfg = OmegaConf.merge(OmegaConf.structured(DatasetConfig), _yaml_body(SRL_CONF_DIR / "dataset.yaml"))
+    cfg.env = env
+    for key, value in (overrides or {}).items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    return cfg
+
+
+def config_hash(payload: Any, length: int = 10) -> str:
+    """A short stable hash of a JSON-serialisable description (sorted keys)."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -1,0 +1,258 @@
+"""Read an SRL dataset (ours or the original toolbox's) and turn images into network inputs.
+
+Reading (spec srl-zoo.md 2.3): arrays from ``preprocessed_data.npz`` and ``ground_truth.npz`` (legacy keys
+``arm_states`` and ``button_positions`` accepted), images from ``images.npy`` (ours) or from the original's
+``<data>/<images_path>.jpg`` files; the per-frame target is ``target_positions[episode index]`` (or our
+``frame_target_positions``). With ``relative_pos`` true in ``dataset_config.json``, the ground truth used for
+supervised learning and KNN-MSE is the agent's position minus the target's.
+
+Preprocessing (spec 1.1), shared by training and RL inference (so PCA gets it too, unlike the original toolbox):
+uint8 RGB -> float in [0, 1] -> ImageNet mean/std per channel -> NCHW. Differences from the original: images are
+resized (area interpolation) to the model's ``image_size`` (64 by default, 224 the original's) once when the
+dataset is loaded, and the tensor layout is the usual (N, C, H, W), not the original's (N, C, W, H) transpose
+(which only mattered for loading the original's weights, which this package does not do).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rlzoo.validation import ConfigError
+from srl.dataset import DATASET_CONFIG, GROUND_TRUTH, IMAGES_FILE, PREPROCESSED
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+REQUIRED_FILES = (PREPROCESSED, GROUND_TRUTH)
+
+
+@dataclass
+class SRLDataset:
+    """A recorded dataset in memory (images possibly memory-mapped).
+
+    :param folder: the dataset folder.
+    :param images: uint8 RGB, shape (N, S, S, 3), at the requested image size S.
+    :param actions: shape (N,) for discrete actions (int64), (N, action_dim) for continuous ones.
+    :param rewards: shape (N,), the reward received after action i.
+    :param episode_starts: bool, shape (N,), True on the first frame of each episode.
+    :param ground_truth: absolute agent position, shape (N, d) (m).
+    :param frame_targets: target position of each frame, shape (N, d_t) (m).
+    :param relative_pos: whether the dataset's ground truth is meant relative to the target.
+    :param images_path: (N,) frame names ``<name>/record_XXX/frameXXXXXX``.
+    :param config: ``dataset_config.json``.
+    """
+
+    folder: Path
+    images: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    episode_starts: np.ndarray
+    ground_truth: np.ndarray
+    frame_targets: np.ndarray
+    relative_pos: bool
+    images_path: np.ndarray
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def env_id(self) -> str | None:
+        """The gymnasium id it was recorded from (None for the original's datasets)."""
+        return self.config.get("env_id")
+
+    @property
+    def discrete_actions(self) -> bool:
+        return self.actions.ndim == 1 and np.issubdtype(self.actions.dtype, np.integer)
+
+    @property
+    def n_actions(self) -> int:
+        """Number of action classes, max(actions) + 1 (discrete actions only)."""
+        return int(self.actions.max()) + 1 if self.discrete_actions else 0
+
+    @cached_property
+    def episode_index(self) -> np.ndarray:
+        """Episode of each frame, shape (N,)."""
+        return np.cumsum(self.episode_starts) - 1
+
+    @cached_property
+    def transitions(self) -> np.ndarray:
+        """Indices t with (o_t, o_{t+1}) in one episode: t < N - 1 and not ``episode_starts[t + 1]``."""
+        return np.flatnonzero(~self.episode_starts[1:])
+
+    @property
+    def target_ground_truth(self) -> np.ndarray:
+        """What supervised learning regresses and KNN-MSE compares: agent minus target when ``relative_pos``."""
+        if self.relative_pos and self.frame_targets.shape[1] == self.ground_truth.shape[1]:
+            return self.ground_truth - self.frame_targets
+        return self.ground_truth
+
+
+def resolve_dataset_folder(dataset: str | Path) -> Path:
+    """A dataset folder given as a path, or as a name under ``data/`` (the original's ``--data-folder``)."""
+    path = Path(dataset)
+    for candidate in (path, Path("data") / path):
+        if candidate.is_dir():
+            return candidate.absolute()
+    data = Path("data")
+    found = sorted(p.name for p in data.iterdir() if (p / PREPROCESSED).exists()) if data.is_dir() else []
+    listing = f"datasets in data/: {', '.join(found)}" if found else "no dataset in data/"
+    raise ConfigError(f"dataset={dataset} does not exist (neither {path} nor data/{path} is a folder); {listing}. "
+                      "Record one with python -m srl.dataset env=<env> episodes=<n>.")
+
+
+def load_dataset(dataset: str | Path, image_size: int | None = None) -> SRLDataset:
+    """Load a dataset folder; images are resized to ``image_size`` (None: as stored).
+
+    :raises ConfigError: the folder is missing, or lacks one of its files.
+    """
+    folder = resolve_dataset_folder(dataset)
+    missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
+    if missing:
+        raise ConfigError(f"dataset {folder} is incomplete: {', '.join(missing)} missing (a dataset holds "
+                          f"{', '.join(REQUIRED_FILES)}, {DATASET_CONFIG} and {IMAGES_FILE} or record_XXX/*.jpg "
+                          "images). Record it again with python -m srl.dataset.")
+    config = json.loads((folder / DATASET_CONFIG).read_text()) if (folder / DATASET_CONFIG).exists() else {}
+    with np.load(folder / PREPROCESSED) as pre, np.load(folder / GROUND_TRUTH, allow_pickle=True) as gt:
+        arrays = {key: pre[key] for key in pre.files}
+        gt_arrays = {key: gt[key] for key in gt.files}
+    for key in ("actions", "rewards", "episode_starts"):
+        if key not in arrays:
+            raise ConfigError(f"dataset {folder} is incomplete: {PREPROCESSED} has no {key!r} array "
+                              f"(it has {', '.join(arrays)}).")
+    ground_truth = _first(gt_arrays, ("ground_truth_states", "arm_states"), folder)
+    targets = _first(gt_arrays, ("target_positions", "button_positions"), folder)
+    images_path = np.array([_path_str(p) for p in gt_arrays.get("images_path", [])])
+    episode_starts = arrays["episode_starts"].astype(bool)
+    n = len(episode_starts)
+    ground_truth = np.asarray(ground_truth, dtype=np.float64).reshape(n, -1)
+    if "frame_target_positions" in gt_arrays:
+        frame_targets = np.asarray(gt_arrays["frame_target_positions"], dtype=np.float64).reshape(n, -1)
+    else:
+        targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+        episode = np.minimum(np.cumsum(episode_starts) - 1, len(targets) - 1)
+        frame_targets = targets[episode]
+    actions = arrays["actions"]
+    if actions.ndim == 1 and np.allclose(actions, np.round(actions)):
+        actions = actions.astype(np.int64)
+    images = _load_images(folder, images_path, n, image_size, config)
+    return SRLDataset(folder=folder, images=images, actions=actions, rewards=arrays["rewards"].astype(np.float64),
+                      episode_starts=episode_starts, ground_truth=ground_truth, frame_targets=frame_targets,
+                      relative_pos=bool(config.get("relative_pos", False)), images_path=images_path, config=config)
+
+
+def _first(arrays: dict[str, np.ndarray], keys: tuple[str, ...], folder: Path) -> np.ndarray:
+    for key in keys:
+        if key in arrays:
+            return arrays[key]
+    raise ConfigError(f"dataset {folder} is incomplete: {GROUND_TRUTH} has none of {', '.join(keys)} "
+                      f"(it has {', '.join(arrays)}).")
+
+
+def _path_str(path: Any) -> str:
+    text = path.decode() if isinstance(path, bytes) else str(path)
+    return text.removesuffix(".jpg")
+
+
+def _load_images(folder: Path, images_path: np.ndarray, n: int, image_size: int | None,
+                 config: dict[str, Any]) -> np.ndarray:
+    if (folder / IMAGES_FILE).exists():
+        images = np.load(folder / IMAGES_FILE, mmap_mode="r")
+        if len(images) != n:
+            raise ConfigError(f"dataset {folder} is inconsistent: {IMAGES_FILE} holds {len(images)} images but "
+                              f"{PREPROCESSED} {n} frames. Record it again.")
+        if image_size is None or image_size == images.shape[1]:
+            return images
+        log.info("Resizing %d images of %s from %d to %d pixels", n, folder.name, images.shape[1], image_size)
+        return resize_images(images, image_size)
+    if len(images_path) != n:
+        raise ConfigError(f"dataset {folder} is incomplete: no {IMAGES_FILE} and {len(images_path)} images_path "
+                          f"entries for {n} frames.")
+    return _load_jpgs(folder, images_path, image_size)
+
+
+def _load_jpgs(folder: Path, images_path: np.ndarray, image_size: int | None) -> np.ndarray:
+    """The original's format: one JPEG per frame at ``<data>/<images_path>.jpg``."""
+    from PIL import Image
+
+    def locate(name: str) -> Path:
+        for candidate in (folder.parent / f"{name}.jpg", folder / f"{Path(*Path(name).parts[1:])}.jpg"):
+            if candidate.exists():
+                return candidate
+        if (folder.parent / f"{name}_1.jpg").exists():
+            raise ConfigError(f"dataset {folder} is a multi-view dataset ({name}_1.jpg); multi-view is not "
+                              "supported, only single-camera datasets.")
+        raise ConfigError(f"dataset {folder} is incomplete: image {name}.jpg is missing (and there is no "
+                          f"{IMAGES_FILE}).")
+
+    log.info("Decoding %d JPEG images of %s", len(images_path), folder.name)
+    first = Image.open(locate(images_path[0])).convert("RGB")
+    size = image_size or first.size[0]
+    images = np.empty((len(images_path), size, size, 3), dtype=np.uint8)
+    for i, name in enumerate(images_path):
+        image = Image.open(locate(name)).convert("RGB")
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.Resampling.BOX)
+        images[i] = np.asarray(image)
+    return images
+
+
+def resize_images(images: np.ndarray, size: int, chunk: int = 1024) -> np.ndarray:
+    """Area-interpolated resize of uint8 images (N, H, W, 3) to (N, size, size, 3)."""
+    out = np.empty((len(images), size, size, 3), dtype=np.uint8)
+    for start in range(0, len(images), chunk):
+        x = torch.from_numpy(np.ascontiguousarray(images[start:start + chunk])).permute(0, 3, 1, 2).float()
+        y = F.interpolate(x, size=(size, size), mode="area")
+        out[start:start + chunk] = y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return out
+
+
+def preprocess(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 RGB images (N, H, W, 3) -> float32 (N, 3, H, W), ImageNet-normalised, on ``device``."""
+    if not isinstance(images, torch.Tensor):
+        images = np.asarray(images)
+        images = torch.from_numpy(images if images.flags.writeable else images.copy())
+    x = images
+    x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def occlude(x: torch.Tensor, percentage: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The DAE's noise: one random rectangle per image set to 0 (the ImageNet mean colour), as the original.
+
+    Along each axis of size S: h1 ~ U[0, S), h2 ~ U[max(0, h1 - S p), min(h1 + S p, S)), the rectangle spans
+    [min, max). Shape (N, C, S, S) in and out (a new tensor).
+
+    :param percentage: the largest occluded fraction p of each axis.
+    """
+    n, _, height, width = x.shape
+
+    def interval(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        a = torch.randint(0, size, (n,), generator=generator)
+        low = (a - int(size * percentage)).clamp(min=0)
+        high = (a + int(size * percentage)).clamp(max=size)
+        b = low + (torch.rand(n, generator=generator) * (high - low).float()).long()
+        return torch.minimum(a, b), torch.maximum(a, b)
+
+    (top, bottom), (left, right) = interval(height), interval(width)
+    rows = torch.arange(height).view(1, height, 1)
+    cols = torch.arange(width).view(1, 1, width)
+    inside = ((rows >= top.view(n, 1, 1)) & (rows < bottom.view(n, 1, 1)) & (cols >= left.view(n, 1, 1))
+              & (cols < right.view(n, 1, 1)))
+    return x.masked_fill(inside.unsqueeze(1).to(x.device), 0.0)

@@ -1,0 +1,423 @@
+"""Record an SRL dataset: ``python -m srl.dataset env=MobileRobot episodes=50 [n_workers=2] [random_target=true]``.
+
+A random policy (``action_space.sample()``), or the agent of a ``python main.py`` run folder (``agent=<run>``),
+acts in ``episodes`` episodes spread over ``n_workers`` processes, with a progress bar. Episode ``i`` is seeded
+from ``seed`` and ``i`` alone, so the dataset does not depend on the number of processes.
+
+Layout (the original toolbox's, spec srl-zoo.md 2.1-2.2, so its datasets and ours load the same way)::
+
+    <save_path>/<name>/dataset_config.json   {"relative_pos", "max_dist", + env_id, env_kwargs, image_size, ...}
+    <save_path>/<name>/env_globals.json      the env module's constants
+    <save_path>/<name>/preprocessed_data.npz actions (N,), rewards (N,), episode_starts (N,) bool
+    <save_path>/<name>/ground_truth.npz      ground_truth_states (N, d) absolute, target_positions (n_episodes, d_t)
+                                             one per episode (at reset), images_path (N,) strings
+                                             "<name>/record_XXX/frameXXXXXX"
+                                             + frame_target_positions (N, d_t): the target of each frame (ours)
+    <save_path>/<name>/images.npy            (ours) uint8 (N, S, S, 3) RGB at image_size S (default 64)
+
+Image format: one uint8 ``.npy`` stack (memory-mapped at training time, no decoding) instead of one JPEG per
+frame; 20 000 frames at 64x64 are 246 MB. ``save_jpg=true`` also writes the original's
+``record_XXX/frameXXXXXX.jpg`` files, and datasets that only have those JPEGs (the original's) load too.
+
+Alignment (as the original): frame i is the observation o_i, action i and reward i are what was done and received
+from it; a frame is stored at reset and after every step that does not end the episode, so (o_i, o_{i+1}) is a
+transition iff ``episode_starts[i + 1]`` is False.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing
+import shutil
+import sys
+import time
+import types
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from rlzoo.validation import ConfigError
+from srl.config import CONF_DIR, options
+
+log = logging.getLogger(__name__)
+
+IMAGES_FILE = "images.npy"
+DATASET_CONFIG = "dataset_config.json"
+ENV_GLOBALS = "env_globals.json"
+PREPROCESSED = "preprocessed_data.npz"
+GROUND_TRUTH = "ground_truth.npz"
+_PARTS = ".episodes"
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    """What every worker needs to record episodes (picklable).
+
+    :param env_id: gymnasium id. :param env_kwargs: constructor arguments (without observation/image_size).
+    :param out_dir: the folder being written. :param name: dataset name (prefix of ``images_path``).
+    :param base_seed: episode ``i`` is seeded with ``base_seed + i``.
+    :param image_size: side of stored images. :param max_steps: cut episodes to this many steps (None: no cut).
+    :param agent: run folder of an agent, or None for the random policy. :param save_jpg: write per-frame JPEGs.
+    """
+
+    env_id: str
+    env_kwargs: dict[str, Any]
+    out_dir: Path
+    name: str
+    base_seed: int
+    image_size: int
+    max_steps: int | None
+    agent: str | None
+    save_jpg: bool
+
+
+def resolve_env(env: str, random_target: bool = False, shape_reward: bool = False) -> tuple[str, dict[str, Any]]:
+    """The gymnasium id and constructor kwargs of ``env``: an option of ``conf/env`` or a registered id."""
+    path = CONF_DIR / "env" / f"{env}.yaml"
+    if path.exists():
+        node = OmegaConf.load(path)
+        node.pop("defaults", None)
+        node = OmegaConf.merge({"random_target": random_target, "shape_reward": shape_reward}, {"env": node})
+        env_cfg = OmegaConf.to_container(node.env, resolve=True)
+        return str(env_cfg["id"]), dict(env_cfg.get("kwargs") or {})
+    import gymnasium
+
+    import envs  # noqa: F401  (registers the ids)
+
+    if env in gymnasium.registry:
+        return env, {"random_target": random_target, "shape_reward": shape_reward}
+    raise ConfigError(f"env={env!r} is neither an option of conf/env nor a registered gymnasium id; available envs: "
+                      f"{', '.join(options('env'))}.")
+
+
+def agent_env(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The gymnasium id and env kwargs a ``python main.py`` run trained on."""
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.exists():
+        raise ConfigError(f"agent={run_dir} is not a run folder of python main.py (.hydra/config.yaml is missing).")
+    cfg = OmegaConf.load(path)
+    kwargs = dict(OmegaConf.to_container(cfg.env.kwargs, resolve=True))
+    kwargs["control"] = cfg.action_space.control
+    return str(cfg.env.id), kwargs
+
+
+# --- one worker -------------------------------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(settings: RecordSettings) -> None:
+    """Build the env (or the agent and its env) once per process."""
+    import gymnasium
+
+    import envs  # noqa: F401  (registers the ids)
+
+    _WORKER.clear()
+    _WORKER["settings"] = settings
+    if settings.agent is None:
+        env = gymnasium.make(settings.env_id, **_recording_kwargs(settings))
+        _WORKER.update(env=env, robot=env.unwrapped)
+    else:
+        from rlzoo.enjoy import load_run
+
+        overrides = {} if _agent_sees_pixels(Path(settings.agent)) else {"image_size": settings.image_size}
+        replay = load_run(Path(settings.agent), **overrides)
+        inner = replay.env
+        while hasattr(inner, "venv"):  # VecNormalize, the SRL encoder...
+            inner = inner.venv
+        _WORKER.update(replay=replay, robot=inner.envs[0].unwrapped)
+
+
+def _agent_sees_pixels(run_dir: Path) -> bool:
+    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    return cfg.srl_model.observation == "pixels"
+
+
+def _recording_kwargs(settings: RecordSettings) -> dict[str, Any]:
+    """Env kwargs for recording: ground-truth observations (cheap) when the env has them; images are rendered
+    separately at ``image_size`` with ``render_image``."""
+    import gymnasium
+    from hydra.utils import get_class
+
+    kwargs = dict(settings.env_kwargs)
+    kwargs["image_size"] = settings.image_size
+    entry = gymnasium.spec(settings.env_id).entry_point
+    env_class = entry if isinstance(entry, type) else get_class(entry.replace(":", "."))
+    kinds = getattr(env_class, "observation_kinds", ("ground_truth",))
+    kwargs.setdefault("observation", "ground_truth" if "ground_truth" in kinds else "pixels")
+    return kwargs
+
+
+def _frame(robot: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    image = np.asarray(robot.render_image(), dtype=np.uint8)
+    return image, np.asarray(robot.ground_truth(), dtype=np.float64), np.asarray(robot.target_position(),
+                                                                                  dtype=np.float64)
+
+
+def _record_episode(index: int) -> tuple[int, int]:
+    """Record episode ``index`` into ``<out>/.episodes/ep_<index>.npz``; returns (index, frames)."""
+    settings: RecordSettings = _WORKER["settings"]
+    robot = _WORKER["robot"]
+    seed = settings.base_seed + index
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    actions: list[Any] = []
+    rewards: list[float] = []
+    limit = settings.max_steps or math.inf
+    if "replay" in _WORKER:
+        replay = _WORKER["replay"]
+        replay.env.seed(seed)
+        obs = replay.env.reset()
+        frames.append(_frame(robot))
+        while True:
+            action = replay.model.get_action(obs, deterministic=False)
+            obs, reward, done, _ = replay.env.step(action)
+            actions.append(np.asarray(action)[0])
+            rewards.append(float(reward[0]))
+            if done[0] or len(actions) >= limit:
+                break
+            frames.append(_frame(robot))
+    else:
+        env = _WORKER["env"]
+        env.action_space.seed(seed)
+        env.reset(seed=seed)
+        frames.append(_frame(robot))
+        while True:
+            action = env.action_space.sample()
+            _, reward, terminated, truncated, _ = env.step(action)
+            actions.append(action)
+            rewards.append(float(reward))
+            if terminated or truncated or len(actions) >= limit:
+                break
+            frames.append(_frame(robot))
+    images = np.stack([f[0] for f in frames])
+    if settings.save_jpg:
+        _write_jpgs(settings.out_dir / f"record_{index:03d}", images)
+    np.savez(settings.out_dir / _PARTS / f"ep_{index:06d}.npz", images=images, actions=np.asarray(actions),
+             rewards=np.asarray(rewards, dtype=np.float64), ground_truth=np.stack([f[1] for f in frames]),
+             frame_targets=np.stack([f[2] for f in frames]))
+    return index, len(frames)
+
+
+def _write_jpgs(folder: Path, images: np.ndarray) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for step, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"frame{step:06d}.jpg", quality=95, subsampling=0)
+
+
+# --- the parent ---------------------------------------------------------------------------------------------------
+def base_seed(seed: int) -> int:
+    """The seed of episode 0 (episode i gets ``base + i``); the original also decorrelated seeds 0 and 1."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])
+
+
+def _env_globals(env_id: str) -> dict[str, Any]:
+    import gymnasium
+
+    entry = gymnasium.spec(env_id).entry_point
+    module = sys.modules.get(entry.split(":")[0]) if isinstance(entry, str) else sys.modules.get(entry.__module__)
+    if module is None:
+        return {}
+    constants = {}
+    for key, value in vars(module).items():
+        if key.isupper() and not isinstance(value, types.ModuleType):
+            try:
+                json.dumps(value)
+            except TypeError:
+                continue
+            constants[key] = value
+    return dict(sorted(constants.items()))
+
+
+def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] | None = None, episodes: int = 50,
+                   n_workers: int = 1, seed: int = 0, image_size: int = 64, max_steps: int | None = None,
+                   agent: str | None = None, save_jpg: bool = False, force: bool = False,
+                   progress: bool = True) -> Path:
+    """Record a dataset into ``out_dir`` (written to a temporary folder, renamed when complete).
+
+    :param env_id: gymnasium id of an SRL env (``envs.base.SRLEnv``).
+    :param env_kwargs: env constructor arguments (``observation`` and ``image_size`` are set here).
+    :param episodes: number of episodes. :param n_workers: processes (at most ``episodes``).
+    :param seed: base seed. :param image_size: side of the stored images (pixels).
+    :param max_steps: cut every episode to this many steps (None: the env's limit).
+    :param agent: a run folder whose agent acts (None: random actions).
+    :param save_jpg: also write one JPEG per frame (the original's format).
+    :param force: replace an existing ``out_dir``.
+    :param progress: progress bar on stderr.
+    :return: ``out_dir``.
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir).absolute()
+    if episodes < 1:
+        raise ConfigError(f"episodes={episodes} is invalid: record at least 1 episode.")
+    if image_size < 16:
+        raise ConfigError(f"image_size={image_size} is too small: use at least 16 (64 is the default).")
+    if out_dir.exists() and not force:
+        raise ConfigError(f"the dataset folder {out_dir} already exists; pass force=true to overwrite it or choose "
+                          "another name=<name>.")
+    if agent is not None:
+        agent_env(Path(agent))  # a clear error when it is not a run folder
+        if _agent_sees_pixels(Path(agent)):
+            run_size = int(OmegaConf.load(Path(agent) / ".hydra" / "config.yaml").image_size)
+            if run_size != image_size:
+                log.warning("the agent of %s sees %dx%d images: recording at that size, not %d", agent, run_size,
+                            run_size, image_size)
+                image_size = run_size
+    env_kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in ("observation", "image_size",
+                                                                             "render_mode", "gui")}
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{multiprocessing.current_process().pid}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / _PARTS).mkdir(parents=True)
+    settings = RecordSettings(env_id=env_id, env_kwargs=env_kwargs, out_dir=tmp, name=out_dir.name,
+                              base_seed=base_seed(seed), image_size=image_size, max_steps=max_steps, agent=agent,
+                              save_jpg=save_jpg)
+    n_workers = max(1, min(n_workers, episodes))
+    start = time.perf_counter()
+    lengths: dict[int, int] = {}
+    bar = tqdm(total=episodes, unit="episode", desc=f"recording {out_dir.name}", disable=not progress,
+               file=sys.stderr)
+    try:
+        if n_workers == 1:
+            _init_worker(settings)
+            results = map(_record_episode, range(episodes))
+            for index, n in results:
+                lengths[index] = n
+                bar.update()
+            _close_worker()
+        else:
+            # a worker that fails (in its initializer too) breaks the executor, which raises here, where
+            # multiprocessing.Pool would silently start replacement workers forever
+            context = multiprocessing.get_context("forkserver")
+            with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
+                                     initargs=(settings,)) as pool:
+                futures = [pool.submit(_record_episode, i) for i in range(episodes)]
+                for future in as_completed(futures):
+                    index, n = future.result()
+                    lengths[index] = n
+                    bar.update()
+                    bar.set_postfix(frames=sum(lengths.values()))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    robot_info = _describe_env(settings)
+    _merge(tmp, settings, episodes, robot_info, seed=seed, episodes=episodes, policy=agent or "random")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    frames = sum(lengths.values())
+    log.info("Recorded %d frames in %d episodes of %s in %.1f s (%.0f frames/s with %d process%s) to %s", frames,
+             episodes, env_id, elapsed, frames / elapsed, n_workers, "" if n_workers == 1 else "es", out_dir)
+    return out_dir
+
+
+def _close_worker() -> None:
+    env = _WORKER.get("env")
+    if env is not None:
+        env.close()
+    if "replay" in _WORKER:
+        _WORKER["replay"].env.close()
+    _WORKER.clear()
+
+
+def _describe_env(settings: RecordSettings) -> dict[str, Any]:
+    """The env's ``relative_pos`` and ``max_dist`` (as the original's dataset_config), without starting pybullet."""
+    import gymnasium
+
+    import envs  # noqa: F401
+
+    env = gymnasium.make(settings.env_id, **_recording_kwargs(settings))
+    robot = env.unwrapped
+    info = {"relative_pos": bool(getattr(robot, "relative_pos", False)),
+            "max_dist": str(getattr(robot, "max_distance", getattr(robot, "max_dist", "None")))}
+    env.close()
+    return info
+
+
+def _merge(tmp: Path, settings: RecordSettings, n_episodes: int, robot_info: dict[str, Any], **extra: Any) -> None:
+    """Concatenate the episode parts into the dataset files, in episode order."""
+    parts = [tmp / _PARTS / f"ep_{i:06d}.npz" for i in range(n_episodes)]
+    lengths = []
+    for part in parts:
+        with np.load(part) as data:
+            lengths.append(len(data["rewards"]))
+    n = sum(lengths)
+    size = settings.image_size
+    images = np.lib.format.open_memmap(tmp / IMAGES_FILE, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
+    actions, rewards, starts, gts, frame_targets, targets, paths = [], [], [], [], [], [], []
+    offset = 0
+    for index, (part, length) in enumerate(zip(parts, lengths)):
+        with np.load(part) as data:
+            images[offset:offset + length] = data["images"]
+            actions.append(data["actions"])
+            rewards.append(data["rewards"])
+            gts.append(data["ground_truth"])
+            frame_targets.append(data["frame_targets"])
+            targets.append(data["frame_targets"][0])
+        episode_starts = np.zeros(length, dtype=bool)
+        episode_starts[0] = True
+        starts.append(episode_starts)
+        paths.extend(f"{settings.name}/record_{index:03d}/frame{step:06d}" for step in range(length))
+        offset += length
+    images.flush()
+    del images
+    np.savez(tmp / PREPROCESSED, actions=np.concatenate(actions), rewards=np.concatenate(rewards),
+             episode_starts=np.concatenate(starts))
+    np.savez(tmp / GROUND_TRUTH, ground_truth_states=np.concatenate(gts), target_positions=np.stack(targets),
+             images_path=np.asarray(paths), frame_target_positions=np.concatenate(frame_targets))
+    config = {**robot_info, "env_id": settings.env_id, "env_kwargs": settings.env_kwargs,
+              "image_size": settings.image_size, "image_format": "npy", "n_frames": n,
+              "max_steps": settings.max_steps, **extra}
+    (tmp / DATASET_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
+    (tmp / ENV_GLOBALS).write_text(json.dumps(_env_globals(settings.env_id), indent=2, sort_keys=True))
+    shutil.rmtree(tmp / _PARTS)
+
+
+# --- command line -------------------------------------------------------------------------------------------------
+def run(cfg: DictConfig) -> Path:
+    """Record the dataset ``cfg`` describes (see :class:`srl.config.DatasetConfig`)."""
+    if cfg.agent:
+        env_id, env_kwargs = agent_env(Path(cfg.agent))
+        log.info("Recording with the agent of %s on its env %s (env=%s is ignored)", cfg.agent, env_id, cfg.env)
+    else:
+        env_id, env_kwargs = resolve_env(cfg.env, cfg.random_target, cfg.shape_reward)
+        env_kwargs["control"] = cfg.control
+    env_kwargs.update(OmegaConf.to_container(cfg.env_kwargs))
+    name = cfg.name or f"{cfg.env}_seed{cfg.seed}"
+    return record_dataset(Path(cfg.save_path) / name, env_id, env_kwargs, episodes=cfg.episodes,
+                          n_workers=cfg.n_workers, seed=cfg.seed, image_size=cfg.image_size, max_steps=cfg.max_steps,
+                          agent=cfg.agent, save_jpg=cfg.save_jpg, force=cfg.force, progress=cfg.progress)
+
+
+def main() -> None:
+    """``python -m srl.dataset [key=value ...]``: compose ``conf/srl/dataset.yaml`` and record."""
+    import hydra
+
+    from srl.config import SRL_CONF_DIR, register_srl_configs
+
+    register_srl_configs()  # not rlzoo's: its "env" group would turn env=<name> into a group override
+
+    @hydra.main(version_base="1.3", config_path=str(SRL_CONF_DIR), config_name="dataset")
+    def _app(cfg: DictConfig) -> None:
+        try:
+            out = run(cfg)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+        print(f"Dataset: {out}")
+        print(f"Train:   python -m srl.train dataset={out} model=autoencoder")
+
+    _app()
+
+
+if __name__ == "__main__":
+    main()

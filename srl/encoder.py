@@ -1,0 +1,317 @@
+"""Learned state representations in RL: a batched encoder wrapper and the model cache that trains on demand.
+
+:class:`SRLEncoder` is a ``VecEnvWrapper`` that runs in the learner process: at every step it encodes the images
+of all envs (and the terminal observations of the envs whose episode just ended) in **one** batched forward pass,
+turning uint8 (S, S, 3) pixels into float32 states of shape (state_dim,). The original toolbox ran the model in a
+separate process fed by one queue per env; there is neither here.
+
+:func:`make_encoder` is what the RL trainer puts into ``envs.vec.EnvFactory.encoder``. It finds the model
+``srl_model`` asks for:
+
+* ``srl_model.path=<folder>`` (or a file inside it, e.g. ``.../srl_model.pth``): that model;
+* ``srl_model.path=latest``: the newest model of this ``srl_model.model`` trained for the env under
+  ``srl_models/<env id>/`` (the original ``--latest``, which took the newest model whatever its kind);
+* ``srl_model.path=null`` (default): the cached model for this env and config, recorded and trained on demand
+  the first time (:func:`ensure_model`), under ``srl_models/<env id>/<model>_<hash>/``, with its dataset under
+  ``srl_models/<env id>/datasets/<hash>/``. A file lock makes parallel sweep jobs wait for one training instead
+  of training twice. ``SRL_MODELS_DIR`` moves the cache.
+
+When the run folder is given, the model folder used is written to ``<run>/srl_model.json``, and a resumed run
+or a replay reads it back, so ``latest`` cannot change under a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+from rlzoo.validation import ConfigError
+from srl.config import cache_root, config_hash, train_config
+from srl.data import preprocess
+from srl.models import EXP_CONFIG, MODEL_FILE, load_model, read_exp_config
+
+log = logging.getLogger(__name__)
+RUN_RECORD = "srl_model.json"
+#: keys of ``conf/srl/train.yaml`` that do not change the trained model (left out of the cache hash)
+_NOT_DEFINING = ("dataset", "log_folder", "device", "torch_threads", "progress", "plots", "knn_samples",
+                 "knn_neighbors", "knn_seed")
+#: env kwargs that recording sets itself
+_RECORDING_OWN = ("observation", "image_size", "render_mode", "gui")
+
+
+class SRLEncoder(VecEnvWrapper):
+    """Encode the pixel observations of every env with a trained SRL model, in one batched forward pass.
+
+    :param venv: a VecEnv of pixel observations, uint8 of shape (image_size, image_size, 3).
+    :param model_folder: folder of the trained model (``exp_config.json`` + ``srl_model.pth``).
+    :param model: the loaded model (None: load it from ``model_folder``).
+    :param device: torch device of the forward pass.
+    """
+
+    def __init__(self, venv: VecEnv, model_folder: Path | str, model: torch.nn.Module | None = None,
+                 device: str = "cpu") -> None:
+        self.model_folder = str(model_folder)
+        self.device = device
+        if model is None:
+            model, _ = load_model(self.model_folder, device)
+        self.model = model.eval()
+        self.state_dim = int(model.state_dim)
+        self.image_size = int(model.image_size)
+        _check_pixels(venv.observation_space, self.image_size, self.model_folder)
+        space = gym.spaces.Box(-np.inf, np.inf, (self.state_dim,), dtype=np.float32)
+        super().__init__(venv, observation_space=space)
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """States (N, state_dim) float32 of uint8 images (N, S, S, 3), in one forward pass."""
+        return self.model(preprocess(images, self.device)).float().cpu().numpy()
+
+    def reset(self) -> np.ndarray:
+        return self.encode(self.venv.reset())
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        ended = [i for i, info in enumerate(infos) if info.get("terminal_observation") is not None]
+        images = obs if not ended else np.concatenate([obs, np.stack([infos[i]["terminal_observation"]
+                                                                      for i in ended])])
+        states = self.encode(images)
+        for k, i in enumerate(ended):
+            infos[i]["terminal_observation"] = states[len(obs) + k]
+        return states[:len(obs)], rewards, dones, infos
+
+    # --- pickled without venv and weights, like VecNormalize; the model reloads from its folder ----------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("venv", "model", "class_attributes"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.model, _ = load_model(self.model_folder, self.device)
+
+    def set_venv(self, venv: VecEnv) -> None:
+        """Wrap ``venv`` after unpickling (the ``VecNormalize.load`` pattern)."""
+        _check_pixels(venv.observation_space, self.image_size, self.model_folder)
+        VecEnvWrapper.__init__(self, venv, observation_space=self.observation_space)
+
+    def save(self, path: Path | str) -> None:
+        """Pickle the wrapper (the model folder's path, not its weights)."""
+        with open(path, "wb") as f:
+            pickle.dump(self, f)
+
+    @staticmethod
+    def load(path: Path | str, venv: VecEnv) -> SRLEncoder:
+        """Load a pickled wrapper around ``venv``."""
+        with open(path, "rb") as f:
+            encoder: SRLEncoder = pickle.load(f)
+        encoder.set_venv(venv)
+        return encoder
+
+
+def _check_pixels(space: gym.Space, image_size: int, folder: str) -> None:
+    shape = getattr(space, "shape", None)
+    if not isinstance(space, gym.spaces.Box) or shape is None or len(shape) != 3 or shape[2] != 3:
+        raise ConfigError(f"the SRL model {folder} encodes camera images, but the env observes {space}; learned "
+                          "srl_models need observation: pixels.")
+    if shape[0] != image_size or shape[1] != image_size:
+        raise ConfigError(f"the SRL model {folder} was trained on {image_size}x{image_size} images, but the env "
+                          f"renders {shape[0]}x{shape[1]}: run with image_size={image_size}, or use a model "
+                          f"trained at {shape[0]} (srl_model.path=null trains one).")
+
+
+# --- finding the model --------------------------------------------------------------------------------------------
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
+    return default if value is None else value
+
+
+def make_encoder(srl_model_cfg: Any, env_id: str, image_size: int, seed: int, env_kwargs: dict[str, Any] | None = None,
+                 run_dir: Path | str | None = None, device: str = "cpu") -> Callable[[VecEnv], VecEnv] | None:
+    """The ``EnvFactory.encoder`` of a run: wraps the raw VecEnv in an :class:`SRLEncoder` of the right model.
+
+    Returns None for observations the env produces itself (``srl_model.model`` null: ground_truth, raw_pixels...).
+
+    :param srl_model_cfg: the run's ``srl_model`` config (``model``, ``path``, ``state_dim``, ``losses``, ...).
+    :param env_id: the run's gymnasium id. :param image_size: the run's image size (pixels).
+    :param seed: the run's seed (seeds the on-demand dataset and training when ``srl_model.seed`` is null).
+    :param env_kwargs: the run's env kwargs (``random_target`` ... shape the on-demand dataset).
+    :param run_dir: the run folder: the model used is recorded there, and read back when already recorded.
+    :param device: torch device of the encoder (``cpu``, ``cuda``, ``auto``).
+    :raises ConfigError: no such model, model of another env or image size, bad loss list.
+    """
+    name = _get(srl_model_cfg, "model")
+    if not name:
+        return None
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    folder = resolve_model(srl_model_cfg, env_id, image_size, seed, env_kwargs, run_dir)
+    model, exp = load_model(folder, device)
+    trained_on = exp.get("env-id")
+    if trained_on is not None and trained_on != env_id:
+        raise ConfigError(f"the SRL model {folder} was trained on {trained_on}, not on env {env_id}; use a model "
+                          f"trained on {env_id} (srl_model.path=latest, or null to train one on demand).")
+    if int(exp["image-size"]) != image_size:
+        raise ConfigError(f"the SRL model {folder} was trained on {exp['image-size']}x{exp['image-size']} images, "
+                          f"but image_size={image_size}: run with image_size={exp['image-size']}, or use a model "
+                          f"trained at {image_size} (srl_model.path=null trains one).")
+    if exp.get("model-name") not in (None, name):
+        log.warning("srl_model=%s but %s is a %s model; its exp_config.json decides what it is", name, folder,
+                    exp.get("model-name"))
+    if run_dir is not None:
+        record = Path(run_dir) / RUN_RECORD
+        if not record.exists():
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps({"path": str(folder), "model": name, "env_id": env_id,
+                                          "state_dim": exp["state-dim"], "losses": exp.get("loss-specs")}, indent=2))
+    log.info("SRL model %s: %s (losses %s, state dim %d, %dx%d images)", name, folder,
+             " ".join(exp.get("loss-specs") or exp["losses"]), exp["state-dim"], image_size, image_size)
+
+    def wrap(venv: VecEnv) -> VecEnv:
+        return SRLEncoder(venv, folder, model=model, device=device)
+
+    return wrap
+
+
+def resolve_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
+                  env_kwargs: dict[str, Any] | None = None, run_dir: Path | str | None = None) -> Path:
+    """The model folder ``srl_model`` designates (see the module docstring); trains it when needed."""
+    if run_dir is not None and (Path(run_dir) / RUN_RECORD).exists():
+        recorded = Path(json.loads((Path(run_dir) / RUN_RECORD).read_text())["path"])
+        read_exp_config(recorded)
+        return recorded
+    path = _get(srl_model_cfg, "path")
+    if path == "latest":
+        return latest_model(env_id, _get(srl_model_cfg, "model"))
+    if path:
+        folder = Path(path)
+        if folder.is_file():
+            folder = folder.parent
+        if not folder.exists():
+            raise ConfigError(f"srl_model.path={path} does not exist; give a model folder of python -m srl.train, "
+                              "latest (the newest for this env), or null (train one on demand).")
+        read_exp_config(folder)
+        return folder.absolute()
+    return ensure_model(srl_model_cfg, env_id, image_size, seed, env_kwargs)
+
+
+def latest_model(env_id: str, name: str | None = None) -> Path:
+    """The most recently trained model folder for ``env_id`` (of model ``name`` when given)."""
+    root = cache_root() / env_id
+    found = []
+    for config in root.glob(f"*/{EXP_CONFIG}"):
+        folder = config.parent
+        if not (folder / MODEL_FILE).exists() or ".tmp-" in folder.name:
+            continue
+        try:
+            exp = json.loads(config.read_text())
+        except json.JSONDecodeError:
+            continue
+        if exp.get("status", "trained") != "trained" or (name and exp.get("model-name") != name):
+            continue
+        found.append(((folder / MODEL_FILE).stat().st_mtime, folder))
+    if not found:
+        what = f"{name} model" if name else "model"
+        others = sorted({p.parent.name for p in root.glob(f"*/{EXP_CONFIG}")})
+        listing = f" (models there: {', '.join(others)})" if others else ""
+        raise ConfigError(f"srl_model.path=latest: no trained {what} for {env_id} under {root}{listing}; train one "
+                          f"with python -m srl.train, or set srl_model.path=null to train it on demand.")
+    return max(found)[1]
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if needed), held for the ``with`` block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
+                      env_kwargs: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+    """What defines the on-demand dataset (a dict) and the training config (its ``dataset`` still unset)."""
+    srl_seed = _get(srl_model_cfg, "seed", seed)
+    kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in _RECORDING_OWN}
+    kwargs["control"] = "discrete"  # action classes for the SRL losses, whatever the agent's action space
+    dataset = {"env_id": env_id, "env_kwargs": dict(sorted(kwargs.items())), "episodes": _get(srl_model_cfg,
+                                                                                               "episodes", 80),
+               "seed": srl_seed, "image_size": image_size, "policy": "random"}
+    # torch_threads 0 keeps the run's setting (its torch_threads, 1 by default)
+    overrides: dict[str, Any] = {"image_size": image_size, "seed": srl_seed, "progress": True, "torch_threads": 0}
+    for key in ("epochs", "batch_size"):
+        if _get(srl_model_cfg, key) is not None:
+            overrides[key] = _get(srl_model_cfg, key)
+    if _get(srl_model_cfg, "state_dim") is not None:
+        overrides["model.state_dim"] = _get(srl_model_cfg, "state_dim")
+    if _get(srl_model_cfg, "losses") is not None:
+        overrides["model.losses"] = list(_get(srl_model_cfg, "losses"))
+    return dataset, train_config(_get(srl_model_cfg, "model"), overrides=overrides)
+
+
+def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
+                 env_kwargs: dict[str, Any] | None = None) -> Path:
+    """The cached model for this env and config; records its dataset and trains it first when missing.
+
+    The cache key hashes the dataset (env, env kwargs, episodes, seed, image size) and every training key that
+    changes the model (losses, state dim, architecture, epochs, batch size, learning rate, seed, ...).
+    """
+    from omegaconf import OmegaConf
+
+    from srl.losses import parse_losses
+    from srl.train import train_model
+
+    dataset_desc, cfg = on_demand_configs(srl_model_cfg, env_id, image_size, seed, env_kwargs)
+    parse_losses(list(cfg.model.losses), cfg.model.state_dim)  # a bad loss list fails before any recording
+    train_desc = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in _NOT_DEFINING}
+    dataset_hash = config_hash(dataset_desc)
+    name = cfg.model.name
+    folder = cache_root() / env_id / f"{name}_{config_hash({'dataset': dataset_hash, 'train': train_desc})}"
+    if (folder / MODEL_FILE).exists():
+        log.info("Using the cached SRL model %s", folder)
+        return folder
+    with file_lock(folder.with_name(f".{folder.name}.lock")):
+        if (folder / MODEL_FILE).exists():  # another job trained it while this one waited
+            log.info("Using the SRL model %s (trained meanwhile by another job)", folder)
+            return folder
+        log.info("No trained %s model for %s with this config (%s): recording a dataset of %d random-policy "
+                 "episodes and training it once; cached in %s for later runs", name, env_id,
+                 ", ".join(str(s) for s in cfg.model.losses), dataset_desc["episodes"], folder)
+        dataset = ensure_dataset(dataset_desc, dataset_hash)
+        cfg.dataset = str(dataset)
+        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+        train_model(cfg, log_folder=tmp)
+        exp = json.loads((tmp / EXP_CONFIG).read_text())
+        exp["log-folder"], exp["experiment-name"] = str(folder), folder.name
+        (tmp / EXP_CONFIG).write_text(json.dumps(exp, indent=2, sort_keys=True, default=str))
+        os.rename(tmp, folder)
+    return folder
+
+
+def ensure_dataset(dataset_desc: dict[str, Any], dataset_hash: str) -> Path:
+    """The cached on-demand dataset ``dataset_desc`` describes; recorded (random policy) when missing."""
+    from srl.dataset import PREPROCESSED, record_dataset
+
+    folder = cache_root() / dataset_desc["env_id"] / "datasets" / dataset_hash
+    with file_lock(folder.with_name(f".{folder.name}.lock")):
+        if not (folder / PREPROCESSED).exists():
+            record_dataset(folder, dataset_desc["env_id"], dataset_desc["env_kwargs"],
+                           episodes=dataset_desc["episodes"], n_workers=min(os.cpu_count() or 1, 8),
+                           seed=dataset_desc["seed"], image_size=dataset_desc["image_size"])
+    return folder

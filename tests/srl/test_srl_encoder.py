@@ -1,0 +1,177 @@
+"""The batched encoder wrapper, finding models (path, latest, run record), and the on-demand training cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from srl_helpers import make_synthetic_dataset
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+import srl.train
+from rlzoo.config import SRLModelConfig
+from rlzoo.validation import ConfigError
+from srl.config import train_config
+from srl.encoder import SRLEncoder, ensure_model, latest_model, make_encoder
+from srl.models import load_model
+from srl.train import predict_states, train_model
+
+torch.set_num_threads(1)
+FAST = {"epochs": 1, "batch_size": 16, "knn_samples": 50, "torch_threads": 1, "progress": False, "plots": False,
+        "image_size": 32, "model.state_dim": 6}
+
+
+class ImageEnv(gym.Env):
+    """Random uint8 images; an episode lasts 3 steps."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.observation_space = gym.spaces.Box(0, 255, (size, size, 3), dtype=np.uint8)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.t += 1
+        return self.observation_space.sample(), 0.0, False, self.t >= 3, {}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("srl_models")
+    os.environ["SRL_MODELS_DIR"] = str(root)
+    yield root
+    os.environ.pop("SRL_MODELS_DIR", None)
+
+
+@pytest.fixture(scope="module")
+def trained(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dataset = make_synthetic_dataset(tmp_path_factory.mktemp("data") / "synthetic", episodes=2, steps=20, size=32)
+    return train_model(train_config("srl_splits", str(dataset), {**FAST, "model.losses": [
+        "autoencoder:1:4", "reward:1:-1", "inverse:2:2"]}), log_folder=cache / "MobileRobot-v0" / "splits")
+
+
+def srl_cfg(**values: object):
+    return OmegaConf.merge(OmegaConf.structured(SRLModelConfig), {"observation": "pixels", **values})
+
+
+def test_batched_encoding_equals_per_image_encoding(trained: Path) -> None:
+    model, _ = load_model(trained)
+    venv = SRLEncoder(DummyVecEnv([ImageEnv for _ in range(4)]), trained, model=model)
+    assert venv.observation_space.shape == (6,) and venv.observation_space.dtype == np.float32
+    states = venv.reset()
+    assert states.shape == (4, 6) and states.dtype == np.float32
+    images = np.stack([venv.venv.buf_obs[None][i] for i in range(4)])
+    single = np.concatenate([venv.encode(image[None]) for image in images])
+    np.testing.assert_allclose(venv.encode(images), single, atol=1e-5)
+    np.testing.assert_allclose(predict_states(model, images), single, atol=1e-5)
+    for _ in range(3):
+        states, _, dones, infos = venv.step(np.zeros(4, dtype=int))
+    assert dones.all() and all(info["terminal_observation"].shape == (6,) for info in infos)
+
+
+def test_one_forward_pass_per_step(trained: Path) -> None:
+    model, _ = load_model(trained)
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    venv = SRLEncoder(DummyVecEnv([ImageEnv for _ in range(3)]), trained, model=model)
+    venv.reset()
+    for _ in range(3):
+        venv.step(np.zeros(3, dtype=int))
+    assert calls == [3, 3, 3, 6]  # the last step also encodes the 3 terminal observations, in the same pass
+
+
+def test_encoder_pickles_without_env_and_weights(trained: Path, tmp_path: Path) -> None:
+    venv = SRLEncoder(DummyVecEnv([ImageEnv]), trained)
+    venv.save(tmp_path / "encoder.pkl")
+    assert (tmp_path / "encoder.pkl").stat().st_size < 10_000
+    again = SRLEncoder.load(tmp_path / "encoder.pkl", DummyVecEnv([ImageEnv]))
+    images = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    np.testing.assert_allclose(again.encode(images), venv.encode(images), atol=1e-6)
+
+
+def test_env_provided_observations_need_no_encoder() -> None:
+    cfg = OmegaConf.merge(OmegaConf.structured(SRLModelConfig), {"observation": "ground_truth"})
+    assert make_encoder(cfg, "MobileRobot-v0", 64, 0) is None
+
+
+def test_explicit_path_latest_and_the_run_record(trained: Path, cache: Path, tmp_path: Path) -> None:
+    wrap = make_encoder(srl_cfg(model="srl_splits", path=str(trained / "srl_model.pth")), "MobileRobot-v0", 32, 0,
+                        run_dir=tmp_path / "run")
+    assert wrap(DummyVecEnv([ImageEnv])).observation_space.shape == (6,)
+    assert json.loads((tmp_path / "run" / "srl_model.json").read_text())["path"] == str(trained)
+    newer = cache / "MobileRobot-v0" / "splits_newer"
+    shutil.copytree(trained, newer)
+    time.sleep(0.01)
+    os.utime(newer / "srl_model.pth")
+    assert latest_model("MobileRobot-v0", "srl_splits") == newer
+    # a resumed run keeps the model it started with, even if a newer one appeared
+    latest_cfg = srl_cfg(model="srl_splits", path="latest")
+    make_encoder(latest_cfg, "MobileRobot-v0", 32, 0, run_dir=tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "srl_model.json").read_text())["path"] == str(trained)
+    with pytest.raises(ConfigError, match="no trained autoencoder model for MobileRobot-v0 .* srl_model.path=null"):
+        latest_model("MobileRobot-v0", "autoencoder")
+    shutil.rmtree(newer)
+
+
+def test_models_of_another_env_or_image_size_are_refused(trained: Path) -> None:
+    cfg = srl_cfg(model="srl_splits", path=str(trained))
+    with pytest.raises(ConfigError, match="was trained on MobileRobot-v0, not on env MobileRobot2Target-v0"):
+        make_encoder(cfg, "MobileRobot2Target-v0", 32, 0)
+    with pytest.raises(ConfigError, match="trained on 32x32 images, but image_size=64: run with image_size=32"):
+        make_encoder(cfg, "MobileRobot-v0", 64, 0)
+    with pytest.raises(ConfigError, match="trained on 32x32 images, but the env renders 40x40"):
+        SRLEncoder(DummyVecEnv([lambda: ImageEnv(40)]), trained)
+    with pytest.raises(ConfigError, match="srl_model.path=.*nowhere does not exist"):
+        make_encoder(srl_cfg(model="srl_splits", path="/nowhere"), "MobileRobot-v0", 32, 0)
+
+
+def test_bad_loss_lists_fail_before_recording(cache: Path) -> None:
+    cfg = srl_cfg(model="autoencoder", losses=["autoencoder", "warp"])
+    with pytest.raises(ConfigError, match="loss 'warp' .* does not exist"):
+        make_encoder(cfg, "MobileRobot-v0", 64, 0)
+    with pytest.raises(ConfigError, match="split dims do not add up"):
+        make_encoder(srl_cfg(model="srl_splits", state_dim=100), "MobileRobot-v0", 64, 0)
+    assert not (cache / "MobileRobot-v0" / "datasets").exists()
+
+
+def test_on_demand_model_is_trained_once_and_cached(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = srl.train.train_model
+
+    def counting(cfg, log_folder=None):
+        calls.append(log_folder)
+        return real(cfg, log_folder=log_folder)
+
+    monkeypatch.setattr(srl.train, "train_model", counting)
+    cfg = srl_cfg(model="inverse", state_dim=4, episodes=1, epochs=1, batch_size=32, seed=5)
+    results: list[Path] = []
+    threads = [threading.Thread(target=lambda: results.append(ensure_model(cfg, "MobileRobot-v0", 64, 0)))
+               for _ in range(2)]  # two sweep jobs at once: the file lock makes one wait for the other
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 2 and results[0] == results[1]
+    folder = results[0]
+    assert folder.parent == cache / "MobileRobot-v0" and folder.name.startswith("inverse_")
+    exp = json.loads((folder / "exp_config.json").read_text())
+    assert exp["log-folder"] == str(folder) and exp["dataset-config"]["episodes"] == 1
+    assert ensure_model(cfg, "MobileRobot-v0", 64, 0) == folder and len(calls) == 1  # reused, not retrained
+    wrap = make_encoder(cfg, "MobileRobot-v0", 64, 7)  # the run's seed does not matter: srl_model.seed=5
+    assert len(calls) == 1 and wrap is not None
+    other = ensure_model(srl_cfg(model="inverse", state_dim=4, episodes=1, epochs=1, batch_size=32, seed=6),
+                         "MobileRobot-v0", 64, 0)
+    assert other != folder and len(calls) == 2  # another seed is another model

@@ -1,0 +1,82 @@
+"""Encoders, decoders, heads and PCA: shapes, rebuilding from exp_config alone, PCA against an exact SVD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rlzoo.validation import ConfigError
+from srl.losses import parse_losses
+from srl.models import MODEL_TYPES, Decoder, PCAModel, SRLModel, build_model, build_trunk
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_autoencoders_reconstruct_at_the_image_size(model_type: str) -> None:
+    model = SRLModel(parse_losses(["autoencoder", "inverse"], 10), 10, image_size=64, n_actions=4,
+                     model_type=model_type).eval()
+    x = torch.randn(3, 3, 64, 64)
+    encoded = model.encode(x)
+    assert encoded.states.shape == (3, 10) and model(x).shape == (3, 10)
+    assert model.decode(encoded.states).shape == (3, 3, 64, 64)
+    assert model.inverse_net(torch.cat([encoded.states, encoded.states], 1)).shape == (3, 4)
+    assert model.forward_net is None and model.reward_net is None  # only the heads the losses use
+
+
+def test_original_custom_cnn_geometry_at_224() -> None:
+    _, features, shape = build_trunk("custom_cnn", 224)
+    assert features == 2304 and shape == (64, 6, 6)  # the original's 6x6x64
+    decoder = Decoder("custom_cnn", 200, 224, shape)
+    assert decoder.deconv(torch.zeros(1, 64, 6, 6)).shape == (1, 3, 224, 224)  # 6-13-27-55-111-224, no resize
+    _, small_features, small_shape = build_trunk("cnn", 64)
+    assert small_features == 1024 and small_shape == (64, 4, 4)
+    assert Decoder("cnn", 8, 64, small_shape).deconv(torch.zeros(1, 64, 4, 4)).shape == (1, 3, 64, 64)
+
+
+def test_vae_state_is_the_mean_in_eval_mode() -> None:
+    torch.manual_seed(0)
+    model = SRLModel(parse_losses(["vae"], 4), 4, image_size=32)
+    x = torch.randn(5, 3, 32, 32)
+    model.train()
+    train = model.encode(x)
+    assert not torch.allclose(train.sample, train.states)
+    model.eval()
+    test = model.encode(x)
+    assert torch.equal(test.sample, test.states) and torch.equal(model(x), test.states)
+
+
+def test_rebuild_from_exp_config_alone() -> None:
+    exp = {"loss-specs": ["autoencoder:1:6", "reward:1:-1", "inverse:2:2"], "losses": ["autoencoder", "reward",
+           "inverse"], "state-dim": 8, "image-size": 32, "n_actions": 4, "model-type": "cnn",
+           "inverse-model-type": "mlp"}
+    torch.manual_seed(0)
+    model = build_model(exp).eval()
+    copy = build_model(exp).eval()
+    copy.load_state_dict(model.state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    assert torch.equal(model(x), copy(x))
+    assert isinstance(copy.inverse_net, torch.nn.Sequential)
+    assert copy.mask("inverse").tolist() == [0.0] * 6 + [1.0] * 2
+
+
+def test_bad_model_types_are_named() -> None:
+    with pytest.raises(ConfigError, match="model_type='resnet' does not exist; valid model types: cnn, custom_cnn"):
+        build_trunk("resnet", 64)
+    with pytest.raises(ConfigError, match="vae loss needs a non-linear encoder"):
+        SRLModel(parse_losses(["vae"], 4), 4, image_size=32, model_type="linear")
+
+
+def test_pca_matches_an_exact_svd() -> None:
+    rng = np.random.default_rng(0)
+    basis = rng.normal(size=(3, 3 * 8 * 8))
+    data = torch.tensor(rng.normal(size=(300, 3)) * [5.0, 2.0, 1.0] @ basis + 0.01 * rng.normal(size=(300, 192)),
+                        dtype=torch.float32)
+    pca = PCAModel(3, 8)
+    pca.fit(lambda: iter(data.view(300, 3, 8, 8).split(64)), 300)
+    _, _, vh = np.linalg.svd(data.numpy() - data.numpy().mean(0), full_matrices=False)
+    overlap = np.abs(pca.components.numpy() @ vh[:3].T)
+    assert np.allclose(np.diag(overlap), 1, atol=1e-3)
+    states = pca(data.view(300, 3, 8, 8))
+    assert states.shape == (300, 3) and torch.allclose(states.mean(0), torch.zeros(3), atol=1e-3)

@@ -1,0 +1,144 @@
+"""``python -m srl.train``: the model folder, rebuilding from it alone, each method, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from srl_helpers import make_synthetic_dataset
+
+from rlzoo.validation import ConfigError
+from srl.config import SRL_CONF_DIR, options, register_srl_configs, train_config
+from srl.models import load_model
+from srl.train import predict_states, train_model
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[2]
+FAST = {"epochs": 1, "batch_size": 16, "knn_samples": 100, "torch_threads": 1, "progress": False, "plots": False}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_synthetic_dataset(tmp_path_factory.mktemp("data") / "synthetic", episodes=4, steps=40, size=32)
+
+
+def test_command_line_writes_a_complete_model_folder(dataset: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "srl.train", f"dataset={dataset}", "model=srl_splits", "model.state_dim=12",
+         "model.losses=[autoencoder:1:10,reward:1:-1,inverse:2:2]", "image_size=32", "epochs=2", "batch_size=16",
+         "knn_samples=100", "torch_threads=1", f"log_folder={folder}", f"hydra.run.dir={tmp_path}/hydra"],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"Model folder: {folder}" in result.stdout
+    for name in ("exp_config.json", "srl_model.pth", "states_rewards.npz", "loss_history.npz", "gt_correlation.json",
+                 "knn_mse.json", "metrics.json", "learned_states.png", "losses.png", "config.yaml"):
+        assert (folder / name).is_file(), name
+    exp = json.loads((folder / "exp_config.json").read_text())
+    assert exp["losses"] == ["autoencoder", "reward", "inverse"]
+    assert exp["split-dimensions"] == {"autoencoder": 10, "reward": -1, "inverse": 2}
+    assert exp["state-dim"] == 12 and exp["image-size"] == 32 and exp["n_actions"] == 4
+    assert exp["model-name"] == "srl_splits" and exp["env-id"] == "MobileRobot-v0" and exp["status"] == "trained"
+    correlation = json.loads((folder / "gt_correlation.json").read_text())
+    assert len(correlation["gt_corr"]) == 4 and 0 <= correlation["gt_corr_mean"] <= 1
+    assert json.loads((folder / "knn_mse.json").read_text())["knn_mse"] >= 0
+    history = np.load(folder / "loss_history.npz")
+    assert len(history["train_loss"]) == len(history["val_loss"]) == 2
+    assert {"reconstruction_loss", "reward_loss", "inverse_loss"} <= set(history.files)
+
+    model, _ = load_model(folder)  # from the folder alone
+    saved = np.load(folder / "states_rewards.npz")
+    images = np.load(dataset / "images.npy")
+    assert saved["states"].shape == (len(images), 12)  # every frame, the last partial batch included
+    np.testing.assert_allclose(predict_states(model, images[:50]), saved["states"][:50], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["supervised", "pca", "random", "vae", "dae", "robotic_priors", "forward"])
+def test_each_method_trains_and_reports(name: str, dataset: Path, tmp_path: Path) -> None:
+    overrides = {**FAST, "image_size": 32}
+    if name not in ("supervised", "robotic_priors"):
+        overrides["model.state_dim"] = 6
+    folder = train_model(train_config(name, str(dataset), overrides), log_folder=tmp_path / name)
+    exp = json.loads((folder / "exp_config.json").read_text())
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["knn_mse"] >= 0 and len(metrics["gt_corr"]) == 4
+    if name == "supervised":
+        assert exp["state-dim"] == 2  # the ground truth's size
+    model, _ = load_model(folder)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, exp["state-dim"])
+
+
+def test_supervised_learns_the_ground_truth(dataset: Path, tmp_path: Path) -> None:
+    cfg = train_config("supervised", str(dataset), {**FAST, "image_size": 32, "epochs": 15, "learning_rate": 0.003})
+    folder = train_model(cfg, log_folder=tmp_path / "supervised")
+    gt_corr = json.loads((folder / "gt_correlation.json").read_text())["gt_corr"]
+    assert min(gt_corr[:2]) > 0.6, gt_corr  # robot x and y
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"model.losses": ["autoencoder", "teleport"]}, r"loss 'teleport' .* does not exist; valid losses: "),
+    ({"model.losses": ["autoencoder:1:150", "inverse:2:2"]}, "split dims do not add up: .* = 152, but "
+                                                             "state_dim=200"),
+    ({"image_size": 8}, "image_size=8 is too small"),
+    ({"model.model_type": "resnet"}, "model_type='resnet' does not exist"),
+    ({"val_size": 1.5}, r"val_size=1.5 is invalid"),
+])
+def test_bad_training_configs_are_explained(overrides: dict, message: str, dataset: Path) -> None:
+    with pytest.raises(ConfigError, match=message):
+        train_model(train_config("autoencoder", str(dataset), {**FAST, **overrides}))
+
+
+def test_unknown_model_and_missing_dataset(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="srl model 'autoencodr' does not exist .* available models: autoencoder"):
+        train_config("autoencodr", "x")
+    with pytest.raises(ConfigError, match="does not exist"):
+        train_model(train_config("autoencoder", str(tmp_path / "missing"), FAST))
+
+
+def test_command_line_errors_have_no_traceback(dataset: Path, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "srl.train", f"dataset={dataset}", "model=srl_splits",
+                             "model.state_dim=10", f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "error: split dims do not add up: 198 (autoencoder) + 2 (inverse) = 200, but state_dim=10" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_manual_composition_matches_hydra() -> None:
+    """The RL side composes conf/srl by hand (no second Hydra run); it must equal python -m srl.train's config."""
+    register_srl_configs()
+    names = options("srl/model")
+    assert len(names) >= 19
+    with initialize_config_dir(config_dir=str(SRL_CONF_DIR), version_base="1.3"):
+        for name in names:
+            composed = compose(config_name="train", overrides=[f"model={name}", "dataset=d", "epochs=3"])
+            manual = train_config(name, "d", {"epochs": 3})
+            assert OmegaConf.to_container(composed) == OmegaConf.to_container(manual), name
+            assert manual.model.name == name
+
+
+def test_every_learned_srl_model_option_names_a_valid_model() -> None:
+    from srl.config import CONF_DIR, model_spec
+    from srl.losses import parse_losses
+
+    learned = {}
+    for name in options("srl_model"):
+        node = OmegaConf.load(CONF_DIR / "srl_model" / f"{name}.yaml")
+        if node.get("model"):
+            learned[name] = node
+            assert node.observation == "pixels" and node.normalize is True, name
+            spec = model_spec(node.model)
+            parse_losses(list(spec.losses), spec.state_dim)
+    original = {"autoencoder", "vae", "dae", "inverse", "forward", "reward", "robotic_priors", "srl_combination",
+                "srl_splits", "supervised", "pca", "random", "autoencoder_inverse", "autoencoder_reward",
+                "autoencoder_forward", "random_inverse", "reward_inverse", "srl_split_forward", "srl_3_splits"}
+    assert original <= set(learned)

@@ -20,6 +20,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from envs.vec import EnvFactory, monitor_path, truncate_monitor
 from rlzoo.callbacks import MEAN_WINDOW, RunCallback, RunRecorder
 from rlzoo.sweep import record_failure
+from rlzoo.cluster import checkpoint_on_preemption, resume_if_requeued
 from rlzoo.checkpoints import MODEL_FILE, NORMALIZATION_FILE, CheckpointState, latest_checkpoint, load_state
 from rlzoo.files import remove_stale_temporaries
 from rlzoo.monitor import Episodes, load_episodes
@@ -179,7 +180,9 @@ def main_task(cfg: DictConfig) -> float:
     choices = {k: v for k, v in hydra_cfg.runtime.choices.items() if v is not None and not k.startswith("hydra")}
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        return run(cfg, run_dir, choices, list(hydra_cfg.overrides.task))
+        cfg = resume_if_requeued(cfg, run_dir)  # a preempted or requeued SLURM job continues from its checkpoint
+        with checkpoint_on_preemption(run_dir):
+            return run(cfg, run_dir, choices, list(hydra_cfg.overrides.task))
     except KeyboardInterrupt:  # before training started (during training, run() saves and exits with 130)
         log.info("Interrupted before training started: nothing to save.")
         raise SystemExit(130) from None

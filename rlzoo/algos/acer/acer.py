@@ -200,6 +200,7 @@ class ACER(ToolboxAlgorithm, OnPolicyAlgorithm):
             self._setup_model()
 
     def _setup_model(self) -> None:
+        """SB3's setup (lr schedule, seeding, rollout buffer, policy), then the trajectory replay."""
         super()._setup_model()
         self.replay_buffer = TrajectoryReplayBuffer(
             self.buffer_size,

@@ -112,6 +112,7 @@ class ACERPolicy(BasePolicy):
         self.optimizer = self.optimizer_class(self.net.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
+        """Arguments that rebuild this policy (used by ``BasePolicy.save``/``load``)."""
         data = super()._get_constructor_parameters()
         data.update(
             dict(
@@ -159,6 +160,7 @@ class ACERPolicy(BasePolicy):
         return (th.softmax(logits, dim=1) * q_values).sum(dim=1, keepdim=True)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        """Actions ``(N,)``: sampled from ``pi(.|x)``, or its mode when ``deterministic``."""
         return self.get_distribution(observation).get_actions(deterministic=deterministic)
 
 

@@ -133,6 +133,7 @@ class ACKTR(ToolboxAlgorithm, OnPolicyAlgorithm):
             self._setup_model()
 
     def _setup_model(self) -> None:
+        """SB3's setup (lr schedule, seeding, rollout buffer, policy), then K-FAC as the policy's optimizer."""
         super()._setup_model()
         # K-FAC replaces the policy's default optimizer; it is saved and loaded as "policy.optimizer"
         self.policy.optimizer = KFAC(

@@ -112,6 +112,7 @@ class DeepQPolicy(DQNPolicy):
         return network_class(**net_args).to(self.device)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
+        """Arguments that rebuild this policy (used by ``BasePolicy.save``/``load``)."""
         data = super()._get_constructor_parameters()
         data.update(dueling=self.dueling)
         return data

@@ -152,7 +152,7 @@ class MobileRobotEnv(SRLEnv):
         for name, position, yaw, color in self._walls():
             self.sim.load(name, "wall.urdf", position, yaw=yaw, color=color)
         self._load_targets()
-        self.sim.load("robot", "racecar/racecar.urdf", (self.x, self.y, 0.0))
+        self.sim.load("robot", "racecar_lowpoly.urdf", (self.x, self.y, 0.0))
 
     def _load_targets(self) -> None:
         for i, (tx, ty) in enumerate(self.targets):

@@ -40,7 +40,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from rlzoo.validation import ConfigError
 from srl.config import cache_root, config_hash, train_config
-from srl.data import preprocess
+from srl.inference import inference_encoder
 from srl.models import EXP_CONFIG, MODEL_FILE, load_model, read_exp_config
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class SRLEncoder(VecEnvWrapper):
         if model is None:
             model, _ = load_model(self.model_folder, device)
         self.model = model.eval()
+        self._encode = inference_encoder(self.model, device)
         self.state_dim = int(model.state_dim)
         self.image_size = int(model.image_size)
         _check_pixels(venv.observation_space, self.image_size, self.model_folder)
@@ -77,7 +78,9 @@ class SRLEncoder(VecEnvWrapper):
     @torch.no_grad()
     def encode(self, images: np.ndarray) -> np.ndarray:
         """States (N, state_dim) float32 of uint8 images (N, S, S, 3), in one forward pass."""
-        return self.model(preprocess(images, self.device)).float().cpu().numpy()
+        images = np.asarray(images)
+        tensor = torch.from_numpy(images if images.flags.writeable else images.copy()).to(self.device)
+        return self._encode(tensor).float().cpu().numpy()
 
     def reset(self) -> np.ndarray:
         return self.encode(self.venv.reset())
@@ -95,13 +98,14 @@ class SRLEncoder(VecEnvWrapper):
     # --- pickled without venv and weights, like VecNormalize; the model reloads from its folder ----------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("venv", "model", "class_attributes"):
+        for key in ("venv", "model", "_encode", "class_attributes"):
             state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.model, _ = load_model(self.model_folder, self.device)
+        self._encode = inference_encoder(self.model.eval(), self.device)
 
     def set_venv(self, venv: VecEnv) -> None:
         """Wrap ``venv`` after unpickling (the ``VecNormalize.load`` pattern)."""

@@ -22,7 +22,10 @@ from rlzoo.config import SRLModelConfig
 from rlzoo.validation import ConfigError
 from srl.config import train_config
 from srl.encoder import SRLEncoder, ensure_model, latest_model, make_encoder
-from srl.models import load_model
+from srl.data import preprocess
+from srl.inference import inference_encoder
+from srl.losses import parse_losses
+from srl.models import SRLModel, load_model
 from srl.train import predict_states, train_model
 
 torch.set_num_threads(1)
@@ -83,14 +86,34 @@ def test_batched_encoding_equals_per_image_encoding(trained: Path) -> None:
 
 
 def test_one_forward_pass_per_step(trained: Path) -> None:
-    model, _ = load_model(trained)
+    venv = SRLEncoder(DummyVecEnv([ImageEnv for _ in range(3)]), trained)
     calls = []
-    model.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
-    venv = SRLEncoder(DummyVecEnv([ImageEnv for _ in range(3)]), trained, model=model)
+    venv._encode.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
     venv.reset()
     for _ in range(3):
         venv.step(np.zeros(3, dtype=int))
     assert calls == [3, 3, 3, 6]  # the last step also encodes the 3 terminal observations, in the same pass
+
+
+@pytest.mark.parametrize("model_type", ["cnn", "custom_cnn", "mlp"])
+def test_inference_encoder_equals_the_model_on_preprocessed_images(model_type: str) -> None:
+    """BatchNorm and the ImageNet normalisation folded into the convolutions change nothing but rounding."""
+    model = SRLModel(parse_losses(["autoencoder"], 8), 8, 64, model_type=model_type)
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():  # statistics far from the identity, so that a missed fold shows
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1, generator=generator)
+            module.running_var.uniform_(0.5, 2, generator=generator)
+            module.weight.data.uniform_(0.5, 2, generator=generator)
+            module.bias.data.uniform_(-1, 1, generator=generator)
+    model.eval()
+    images = torch.randint(0, 256, (5, 64, 64, 3), dtype=torch.uint8, generator=generator)
+    fast = inference_encoder(model)
+    assert isinstance(fast, torch.nn.Module) or model_type == "mlp"
+    with torch.no_grad():
+        expected = model(preprocess(images))
+        np.testing.assert_allclose(fast(images).numpy(), expected.numpy(), atol=1e-4, rtol=1e-4)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in getattr(fast, "modules", list)())
 
 
 def test_encoder_pickles_without_env_and_weights(trained: Path, tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def report(srl: dict[str, Any], rl: dict[str, list[dict[str, Any]]], args: argpa
         rewards = [r.get("reward") for r in runs if "error" not in r]
         note = ""
         if any(not r.get("encoded", True) for r in runs):
-            note = " (not encoded: rlzoo/train.py lacks the encoder)"
+            note = " (not encoded: no srl_model.json in the run folder)"
         errors = [r["error"] for r in runs if "error" in r]
         if errors:
             note += f" (failed: {errors[0]})"

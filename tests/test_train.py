@@ -69,9 +69,16 @@ def _wait_for(predicate, timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
+def _default_sigint() -> None:
+    """A shell starts background jobs with SIGINT ignored, and Python then installs no Ctrl-C handler: a run
+    started from such a job (a CI runner, ``make test &``) must still see SIGINT as a terminal's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "main.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+                            preexec_fn=_default_sigint)
 
 
 def test_resume_after_sigkill_loses_at_most_one_interval(run_dir: Path) -> None:

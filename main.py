@@ -19,7 +19,8 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    from rlzoo.validation import ConfigError, check_output_folder
+    from srl.errors import ConfigError
+    from rlzoo.validation import check_output_folder
 
     try:
         check_output_folder(sys.argv[1:])

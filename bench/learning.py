@@ -25,7 +25,6 @@ step per env step, about 17 steps/s there) take half of it; ``--references`` add
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from rlzoo.run_folder import read_metrics  # noqa: E402
 
 #: training budget (env steps over all envs) per algorithm on MobileRobot, and the run overrides it needs
 BUDGETS: dict[str, int] = {
@@ -96,14 +97,14 @@ def run_once(job: Job, seed: int, runs_dir: Path) -> Result:
     """Train one seed with ``python main.py`` and read its ``metrics.json``."""
     run_dir = runs_dir / f"{job.env}_{job.action_space}_{job.algo}_seed{seed}"
     args = [f"algo={job.algo}", f"action_space={job.action_space}", f"total_timesteps={job.timesteps}",
-            f"seed={seed}", "visdom=false", f"checkpoint_interval={job.timesteps}", f"hydra.run.dir={run_dir}",
+            f"seed={seed}", "live_plots=none", f"checkpoint_interval={job.timesteps}", f"hydra.run.dir={run_dir}",
             *job.overrides]
     start = time.perf_counter()
     process = subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if process.returncode != 0:
         raise RuntimeError(f"{job.label} seed {seed} failed:\n{process.stderr[-3000:]}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = read_metrics(run_dir)
     return Result(reward=metrics["mean_reward_last_100"], wall_s=wall, timesteps=metrics["timesteps"])
 
 

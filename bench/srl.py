@@ -35,6 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from rlzoo.run_folder import SRL_MODEL_RECORD, read_metrics  # noqa: E402
+from srl.models import METRICS_FILE as SRL_METRICS_FILE  # noqa: E402
+
 #: the paper's Table 2 (mobile navigation, 2D random target): GTC x/y robot, x/y target, GTC_mean, PPO reward
 PAPER = {
     "ground_truth": ([1, 1, 1, 1], 1.0, "234.4 +- 1.3"),
@@ -49,7 +52,8 @@ REPRESENTATIONS = ("ground_truth", "raw_pixels", *MODELS)
 
 
 def record(out: Path, args: argparse.Namespace) -> Path:
-    from srl.dataset import PREPROCESSED, record_dataset
+    from srl.data import PREPROCESSED
+    from srl.dataset import record_dataset
 
     folder = out / "dataset"
     if (folder / PREPROCESSED).exists():
@@ -67,12 +71,12 @@ def train(out: Path, dataset: Path, args: argparse.Namespace) -> dict[str, dict[
     results = {}
     for name in MODELS:
         folder = out / "models" / name
-        if not (folder / "metrics.json").exists():
+        if not (folder / SRL_METRICS_FILE).exists():
             overrides: dict[str, Any] = {"epochs": args.epochs, "image_size": args.image_size,
                                          "model.model_type": args.model_type, "torch_threads": args.threads}
             print(f"training {name} ...", flush=True)
             train_model(train_config(name, str(dataset), overrides), log_folder=folder)
-        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics = json.loads((folder / SRL_METRICS_FILE).read_text())
         results[name] = {"folder": str(folder), "gt_corr": metrics["gt_corr"], "gt_corr_mean": metrics["gt_corr_mean"],
                          "knn_mse": metrics["knn_mse"], "train_time_s": metrics["train_time_s"]}
     return results
@@ -91,10 +95,9 @@ def ground_truth_metrics(dataset: Path) -> dict[str, Any]:
 def rl_run(out: Path, representation: str, seed: int, models: dict[str, Any], args: argparse.Namespace
            ) -> dict[str, Any]:
     run_dir = out / "rl" / representation / f"seed{seed}"
-    metrics_file = run_dir / "metrics.json"
-    if not (metrics_file.exists() and json.loads(metrics_file.read_text()).get("status") == "finished"):
+    if read_metrics(run_dir).get("status") != "finished":
         command = [sys.executable, "main.py", "env=MobileRobot", "random_target=true", f"srl_model={representation}",
-                   f"seed={seed}", f"total_timesteps={args.timesteps}", f"n_envs={args.n_envs}", "visdom=false",
+                   f"seed={seed}", f"total_timesteps={args.timesteps}", f"n_envs={args.n_envs}", "live_plots=none",
                    f"image_size={args.image_size}", f"hydra.run.dir={run_dir}"]
         if args.quick:
             command += ["algo.n_steps=64", "checkpoint_interval=100000"]
@@ -106,8 +109,8 @@ def rl_run(out: Path, representation: str, seed: int, models: dict[str, Any], ar
         if result.returncode != 0:
             return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
         print(f"PPO on {representation}, seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
-    metrics = json.loads(metrics_file.read_text())
-    encoded = representation not in MODELS or (run_dir / "srl_model.json").exists()
+    metrics = read_metrics(run_dir)
+    encoded = representation not in MODELS or (run_dir / SRL_MODEL_RECORD).exists()
     return {"reward": metrics.get("mean_reward_last_100"), "steps_per_s": metrics.get("steps_per_s"),
             "encoded": encoded}
 
@@ -138,7 +141,7 @@ def report(srl: dict[str, Any], rl: dict[str, list[dict[str, Any]]], args: argpa
         rewards = [r.get("reward") for r in runs if "error" not in r]
         note = ""
         if any(not r.get("encoded", True) for r in runs):
-            note = " (not encoded: no srl_model.json in the run folder)"
+            note = f" (not encoded: no {SRL_MODEL_RECORD} in the run folder)"
         errors = [r["error"] for r in runs if "error" in r]
         if errors:
             note += f" (failed: {errors[0]})"

@@ -38,6 +38,7 @@ from srl.config import train_config  # noqa: E402
 from srl.dataset import record_dataset  # noqa: E402
 from srl.encoder import SRLEncoder  # noqa: E402
 from srl.losses import parse_losses  # noqa: E402
+from srl.models import METRICS_FILE as SRL_METRICS_FILE  # noqa: E402
 from srl.models import SRLModel  # noqa: E402
 from srl.train import train_model  # noqa: E402
 
@@ -107,7 +108,7 @@ def training(dataset: Path, threads: list[int], epochs: int) -> list[tuple[str, 
                                                     "plots": False, "knn_samples": 100, "val_size": 0.1})
             with tempfile.TemporaryDirectory() as tmp:
                 folder = train_model(cfg, log_folder=Path(tmp) / name)
-                metrics = json.loads((folder / "metrics.json").read_text())
+                metrics = json.loads((folder / SRL_METRICS_FILE).read_text())
             rate, cpu_rate = metrics["train_samples_per_s"], metrics["train_samples_per_cpu_s"]
             rows.append((name, n, rate))
             print(f"| {name} | {n} | {rate:,.0f} | {cpu_rate:,.0f} |", flush=True)

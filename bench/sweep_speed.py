@@ -35,6 +35,9 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rlzoo.run_folder import HYDRA_DIR, LOG_FILE  # noqa: E402
 SLURM_SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
 
@@ -69,7 +72,7 @@ def log_time(line: str) -> float | None:
 def job_times(run_dir: Path) -> tuple[float, float, float] | None:
     """(first training step, end, training steps/s) of a run, from its main.log."""
     start = end = rate = None
-    for line in (run_dir / "main.log").read_text().splitlines():
+    for line in (run_dir / LOG_FILE).read_text().splitlines():
         if start is None and "] - Training " in line:
             start = log_time(line)
         elif "] - Finished after " in line:
@@ -141,7 +144,7 @@ def run_sweep(name: str, args: argparse.Namespace, out: Path) -> Result:
     sweep_dir = out / name
     shutil.rmtree(sweep_dir, ignore_errors=True)
     command = [sys.executable, "main.py", "-m", f"seed=range({args.runs})", f"total_timesteps={args.timesteps}",
-               f"n_envs={args.n_envs}", "torch_threads=1", "visdom=false", f"hydra.sweep.dir={sweep_dir}",
+               f"n_envs={args.n_envs}", "torch_threads=1", "live_plots=none", f"hydra.sweep.dir={sweep_dir}",
                *launcher_overrides(name, args.jobs)]
     load = os.getloadavg()[0]
     t0 = time.time()
@@ -153,7 +156,7 @@ def run_sweep(name: str, args: argparse.Namespace, out: Path) -> Result:
         code = process.wait()
         cpu = sampler.stop()
     wall = time.time() - t0
-    runs = sorted(p.parent for p in sweep_dir.glob("*/.hydra"))
+    runs = sorted(p.parent for p in sweep_dir.glob(f"*/{HYDRA_DIR}"))
     times = [t for t in (job_times(run) for run in runs) if t is not None]
     if code != 0 or len(times) != args.runs:
         print(f"warning: {name}: exit status {code}, {len(times)}/{args.runs} runs finished; see {out / name}.log",

@@ -10,7 +10,6 @@ reference; the speed-up column is relative to it.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rlzoo.run_folder import read_metrics  # noqa: E402
 CONFIGS = [
     ("original setting: 1 env, dummy, 1 thread", ["n_envs=1", "vec_env=dummy", "torch_threads=1"]),
     ("8 envs, dummy, 1 thread (default)", ["n_envs=8", "vec_env=dummy", "torch_threads=1"]),
@@ -32,11 +34,11 @@ def measure(overrides: list[str], timesteps: int) -> tuple[float, float]:
     """(training steps/s, process wall time in s) of one run."""
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "main.py", *overrides, f"total_timesteps={timesteps}", "visdom=false",
+        subprocess.run([sys.executable, "main.py", *overrides, f"total_timesteps={timesteps}", "live_plots=none",
                         f"checkpoint_interval={timesteps}", f"hydra.run.dir={tmp}/run"], cwd=ROOT, check=True,
                        capture_output=True)
         wall = time.perf_counter() - start
-        return json.loads((Path(tmp) / "run" / "metrics.json").read_text())["steps_per_s"], wall
+        return read_metrics(Path(tmp) / "run")["steps_per_s"], wall
 
 
 def main() -> None:

@@ -1,15 +1,18 @@
-"""Toolbox environments, registered with gymnasium on import (``gymnasium.make("MobileRobot-v0")``)."""
+"""Toolbox environments, registered with gymnasium on import (``gymnasium.make("MobileRobot-v0")``).
+
+Registering loads no env module, pybullet or Box2D: the entry points are strings that gymnasium imports on the first
+``make``, and the episode limits (the original's step counters) live here with the ids.
+"""
 
 from __future__ import annotations
 
 import gymnasium
 
-from envs.kuka_button import MAX_STEPS as KUKA_STEPS
-from envs.kuka_button import MAX_STEPS_LONG as KUKA_LONG_STEPS
-from envs.mobile_robot import MAX_STEPS as MOBILE_ROBOT_STEPS
-from envs.omnirobot import MAX_STEPS as OMNIROBOT_STEPS
-
-#: envs.car_racing.MAX_STEPS, not imported so that `import envs` does not need Box2D and pygame
+#: episode limits: the original ends an episode when its step counter exceeds 250 / 1000 / 1500
+MOBILE_ROBOT_STEPS = 251
+OMNIROBOT_STEPS = 251
+KUKA_STEPS = 1001
+KUKA_LONG_STEPS = 1501  # Kuka2Button and KukaMovingButton
 CAR_RACING_STEPS = 10_000
 
 #: env id -> (entry point, max_episode_steps)

@@ -26,7 +26,7 @@ if not display_available():
 
 from gymnasium.envs.box2d import car_racing as gym_car_racing  # noqa: E402  (needs box2d and pygame-ce)
 
-MAX_STEPS = 10_000  # the original's episode limit
+from envs import CAR_RACING_STEPS as MAX_STEPS  # noqa: E402, F401  (the episode limit lives with the ids)
 PLAYFIELD = gym_car_racing.PLAYFIELD  # m (Box2D units), leaving [-PLAYFIELD, PLAYFIELD]^2 ends the episode: 333.3
 OUT_OF_BOUNDS_REWARD = -100.0  # the step reward when the car leaves the playfield
 STEP_REWARD = -0.1  # per step, plus 1000 / n_tiles for each new track tile

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -14,29 +13,6 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 import envs  # noqa: F401  (registers the env ids)
 from envs.wrappers import ActionRepeat
 
-MONITOR_SUFFIX = ".monitor.csv"
-
-
-def monitor_path(run_dir: Path, rank: int) -> Path:
-    """The monitor CSV of env worker ``rank``: ``<run_dir>/<rank>.monitor.csv``."""
-    return Path(run_dir) / f"{rank}{MONITOR_SUFFIX}"
-
-
-def truncate_monitor(path: Path, n_episodes: int) -> None:
-    """Keep the two header lines and the first ``n_episodes`` rows of a monitor CSV (drops a torn last line)."""
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")
-    kept = [line for line in lines[: 2 + n_episodes] if line]
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(b"\n".join(kept) + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 @dataclass
 class EnvFactory:
     """Everything needed to build the training env of a run; algorithms call :meth:`make`.
@@ -44,7 +20,7 @@ class EnvFactory:
     :param env_id: a registered gymnasium id, e.g. ``MobileRobot-v0``.
     :param env_kwargs: keyword arguments of the env constructor.
     :param seed: env ``rank`` is seeded with ``seed + rank``.
-    :param run_dir: where the monitor CSVs go (None: no monitor files).
+    :param monitor_path: rank -> the monitor CSV of that env worker (None: episodes are counted but not written).
     :param action_repeat: each action is applied this many times (rewards summed).
     :param num_stack: frames stacked along the last axis (1: none).
     :param normalize: running mean/std normalisation of observations (not rewards).
@@ -57,7 +33,7 @@ class EnvFactory:
     env_id: str
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
-    run_dir: Path | None = None
+    monitor_path: Callable[[int], Path] | None = None
     action_repeat: int = 1
     num_stack: int = 1
     normalize: bool = True
@@ -71,7 +47,7 @@ class EnvFactory:
         if self.action_repeat > 1:
             env = ActionRepeat(env, self.action_repeat)
         if monitor:
-            filename = None if self.run_dir is None else str(monitor_path(self.run_dir, rank))
+            filename = None if self.monitor_path is None else str(self.monitor_path(rank))
             exists = filename is not None and Path(filename).exists()
             env = Monitor(env, filename, override_existing=not exists)
             env.t_start -= self.monitor_time_offset

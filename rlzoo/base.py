@@ -4,10 +4,13 @@ Every algorithm is a Stable-Baselines3 ``BaseAlgorithm`` subclass (so ``learn``,
 keep SB3's meaning and files stay loadable by plain SB3) that also mixes in :class:`ToolboxAlgorithm`, which adds:
 
 * registry metadata: :attr:`ToolboxAlgorithm.algo_type` and :attr:`ToolboxAlgorithm.action_types`;
+* ``policy="auto"``, resolved for every algorithm by :meth:`ToolboxAlgorithm.resolve_policy` before SB3's
+  constructor runs (from the launcher and from Python alike);
 * ``get_action`` / ``get_action_proba`` for replay and plots;
 * ``make_env``: the hook that builds the training environment (override it for algorithms that need, say,
-  one env per population member);
-* ``search_space``: the hyperparameter ranges for tuning (the original toolbox's ``getOptParam``).
+  one env per population member).
+
+The hyperparameter ranges for tuning live in ``conf/hparams_search/<name>.yaml``, where the Optuna sweeper reads them.
 
 SB3 already uses ``train()`` for one gradient update, so the toolbox's "train" is SB3's ``learn()``.
 """
@@ -15,12 +18,14 @@ SB3 already uses ``train()`` for one gradient update, so the toolbox's "train" i
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+import functools
+import inspect
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from stable_baselines3.common.type_aliases import GymEnv
     from stable_baselines3.common.vec_env import VecEnv
 
 
@@ -39,31 +44,54 @@ class ActionType(enum.Enum):
     CONTINUOUS = "continuous"
 
 
-@dataclass(frozen=True)
-class SearchParam:
-    """One tunable hyperparameter: a numeric range or a list of choices.
-
-    :param kind: ``"float"``, ``"int"`` or ``"categorical"``.
-    :param low: lower bound (numeric kinds).
-    :param high: upper bound (numeric kinds).
-    :param log: sample the range on a log scale.
-    :param choices: the options (categorical kind).
-    """
-
-    kind: str
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: Sequence[Any] | None = None
-
-
 class ToolboxAlgorithm:
     """Mixin for SB3 algorithm classes: registry metadata and the toolbox's uniform helpers."""
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
     action_types: ClassVar[tuple[ActionType, ...]] = (ActionType.DISCRETE, ActionType.CONTINUOUS)
-    #: whether ``policy=lstm`` gives a recurrent policy
-    supports_lstm: ClassVar[bool] = False
+    #: the policies ``policy="auto"`` stands for: (for vector observations, for image observations)
+    auto_policies: ClassVar[tuple[str, str]] = ("MlpPolicy", "CnnPolicy")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make the constructor of every algorithm class resolve ``policy`` (:meth:`resolve_policy`) before it runs.
+
+        The constructor is wrapped, not replaced: its signature (what the launcher checks YAML keys against, and
+        what ``help()`` shows) is its own, whether the class writes it out or inherits SB3's.
+        """
+        super().__init_subclass__(**kwargs)
+        init = cls.__init__
+        # a mixin (no constructor yet), or a constructor inherited from a toolbox class that already resolves
+        if init is object.__init__ or getattr(init, "resolves_policy", False):
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def resolving_init(self: ToolboxAlgorithm, *args: Any, **kwargs: Any) -> None:
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            if "policy" in bound.arguments:
+                bound.arguments["policy"] = self.resolve_policy(bound.arguments["policy"], bound.arguments.get("env"))
+            init(*bound.args, **bound.kwargs)
+
+        resolving_init.resolves_policy = True  # type: ignore[attr-defined]
+        cls.__init__ = resolving_init  # type: ignore[method-assign]
+
+    @classmethod
+    def resolve_policy(cls, policy: Any, env: GymEnv | str | None) -> Any:
+        """``"auto"`` becomes :attr:`auto_policies`' image policy when ``env`` observes images (SB3's
+        ``is_image_space``) and its vector policy otherwise; any other policy (a name, a class) is returned as is.
+
+        :raises ValueError: ``"auto"`` without an env object to read the observations from.
+        """
+        if not isinstance(policy, str) or policy != "auto":
+            return policy
+        if env is None or isinstance(env, str):
+            raise ValueError(f"policy='auto' chooses the policy from the env's observations, so it needs an env "
+                             f"object (got {env!r}); pass one, or name the policy ({' or '.join(cls.auto_policies)}).")
+        from stable_baselines3.common.preprocessing import is_image_space
+
+        vector_policy, image_policy = cls.auto_policies
+        return image_policy if is_image_space(env.observation_space) else vector_policy
 
     @classmethod
     def make_env(cls, env_factory: Any, n_envs: int) -> "VecEnv":
@@ -74,11 +102,6 @@ class ToolboxAlgorithm:
         :return: the vectorised env the algorithm trains on.
         """
         return env_factory.make(n_envs)
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """Hyperparameter ranges for tuning, keyed by constructor argument name (empty: nothing to tune)."""
-        return {}
 
     def get_action(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """Actions for a batch of observations, shape ``(n_envs, *action_shape)``."""
@@ -105,14 +128,20 @@ class ToolboxAlgorithm:
             return distribution.probs.cpu().numpy()
         return distribution.mean.cpu().numpy()
 
+    def action_view(self, observation: np.ndarray) -> tuple[np.ndarray, str]:
+        """What replay plots of the agent's choice before a step (the original's ``--plot-actions``, for every
+        algorithm): ``(values of shape (n_envs, k), label)``.
 
-def resolve_policy(policy: Any, observation_space: Any) -> Any:
-    """``"auto"`` becomes ``CnnPolicy`` for image observations and ``MlpPolicy`` otherwise; anything else is kept."""
-    if policy != "auto":
-        return policy
-    from stable_baselines3.common.preprocessing import is_image_space
-
-    return "CnnPolicy" if is_image_space(observation_space) else "MlpPolicy"
+        The policy's distribution where it has one (:meth:`get_action_proba`: ``action probability`` or
+        ``action distribution mean``); otherwise the deterministic action itself, ``action (deterministic
+        policy)``. DQN-like agents override it with the softmax of their Q-values.
+        """
+        proba = self.get_action_proba(observation)
+        if proba is not None:
+            discrete = hasattr(self.action_space, "n")  # type: ignore[attr-defined]
+            return proba, "action probability" if discrete else "action distribution mean"
+        action = np.asarray(self.get_action(observation, deterministic=True), dtype=np.float64)
+        return action.reshape(len(action), -1), "action (deterministic)"
 
 
 def learning_rate_schedule(learning_rate: float, lr_schedule: str) -> Any:

@@ -13,13 +13,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from rlzoo.checkpoints import CheckpointState, save_checkpoint
 from rlzoo.files import save_model, save_normalization, write_json
+from rlzoo.run_folder import METRICS_FILE, model_files
+from rlzoo.signals import deferred_signals
 
 log = logging.getLogger(__name__)
 
 MEAN_WINDOW = 100  # episodes in the "mean reward" of the original toolbox
-BEST_MODEL_FILE, BEST_NORMALIZATION_FILE = "best_model.zip", "best_vecnormalize.pkl"
-FINAL_MODEL_FILE, FINAL_NORMALIZATION_FILE = "model.zip", "vecnormalize.pkl"
-METRICS_FILE = "metrics.json"
 
 
 class RunRecorder:
@@ -69,9 +68,10 @@ class RunRecorder:
                                model_class=self.model_class)
 
     def checkpoint(self, model: Any, keep: int) -> Path:
-        """Save a checkpoint and refresh ``metrics.json``."""
-        path = save_checkpoint(self.run_dir, model, model.get_env(), self.state(model.num_timesteps), keep)
-        self.write_metrics(model.num_timesteps, "running")
+        """Save a checkpoint and refresh ``metrics.json`` (a stop signal waits until both are written)."""
+        with deferred_signals():
+            path = save_checkpoint(self.run_dir, model, model.get_env(), self.state(model.num_timesteps), keep)
+            self.write_metrics(model.num_timesteps, "running")
         return path
 
     def save_best_if_improved(self, model: Any, min_episodes: int) -> bool:
@@ -82,14 +82,18 @@ class RunRecorder:
         if self.best_mean_reward is not None and mean <= self.best_mean_reward:
             return False
         self.best_mean_reward = mean
-        save_model(model, self.run_dir / BEST_MODEL_FILE)
-        save_normalization(model.get_env(), self.run_dir / BEST_NORMALIZATION_FILE)
+        model_file, stats_file = model_files(best=True)
+        with deferred_signals():  # the model and its statistics are saved as a pair
+            save_model(model, self.run_dir / model_file)
+            save_normalization(model.get_env(), self.run_dir / stats_file)
         return True
 
     def save_final(self, model: Any) -> None:
-        """Save ``model.zip`` and its normalisation statistics."""
-        save_model(model, self.run_dir / FINAL_MODEL_FILE)
-        save_normalization(model.get_env(), self.run_dir / FINAL_NORMALIZATION_FILE)
+        """Save ``model.zip`` and its normalisation statistics (a stop signal waits until both are written)."""
+        model_file, stats_file = model_files()
+        with deferred_signals():
+            save_model(model, self.run_dir / model_file)
+            save_normalization(model.get_env(), self.run_dir / stats_file)
 
     def write_metrics(self, timesteps: int, status: str) -> dict[str, Any]:
         """Write and return the ``metrics.json`` summary."""
@@ -158,6 +162,12 @@ class RunCallback(BaseCallback):
         mean = self.recorder.mean_reward()
         elapsed = time.perf_counter() - self.recorder.session_start
         rate = (self.num_timesteps - self.recorder.start_timesteps) / max(elapsed, 1e-9)
+        # the same figures in SB3's logger, for every algorithm (TensorBoard with live_plots=tensorboard)
+        if mean is not None:
+            self.logger.record("run/mean_reward_last_100", mean)
+        self.logger.record("run/episodes", self.recorder.episodes)
+        self.logger.record("run/steps_per_s", rate)
+        self.logger.dump(self.num_timesteps)
         log.info(
             "steps %d/%d | episodes %d | mean reward (last %d) %s | %.0f steps/s",
             self.num_timesteps, self.total_timesteps, self.recorder.episodes, MEAN_WINDOW,

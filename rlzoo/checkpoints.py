@@ -4,18 +4,14 @@ complete, so a killed process never leaves a half-written checkpoint behind a va
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rlzoo.files import save_model, save_normalization, write_json
-
-CHECKPOINT_DIR = "checkpoints"
-MODEL_FILE = "model.zip"
-NORMALIZATION_FILE = "vecnormalize.pkl"
-STATE_FILE = "state.json"
+from rlzoo.run_folder import (CHECKPOINT_DIR, MODEL_FILE, NORMALIZATION_FILE, STATE_FILE, checkpoint_name, checkpoints,
+                              read_state)
 
 
 @dataclass
@@ -36,19 +32,11 @@ class CheckpointState:
     model_class: str = ""
 
 
-def _step_dirs(run_dir: Path) -> list[Path]:
-    root = run_dir / CHECKPOINT_DIR
-    if not root.is_dir():
-        return []
-    complete = [p for p in root.iterdir() if p.name.startswith("step_") and (p / STATE_FILE).exists()]
-    return sorted(complete, key=lambda p: int(p.name.removeprefix("step_")))
-
-
 def save_checkpoint(run_dir: Path, model: Any, venv: Any, state: CheckpointState, keep: int) -> Path:
     """Write a checkpoint and keep only the ``keep`` newest ones; returns its folder."""
     root = run_dir / CHECKPOINT_DIR
-    final = root / f"step_{state.timesteps:010d}"
-    tmp = root / f".tmp_step_{state.timesteps:010d}"
+    final = root / checkpoint_name(state.timesteps)
+    tmp = root / f".tmp_{final.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_model(model, tmp / MODEL_FILE)
@@ -56,19 +44,13 @@ def save_checkpoint(run_dir: Path, model: Any, venv: Any, state: CheckpointState
     write_json(tmp / STATE_FILE, asdict(state))
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
-    for old in _step_dirs(run_dir)[:-keep]:
+    for old in checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-    for stale in root.glob(".tmp_step_*"):
+    for stale in root.glob(".tmp_*"):
         shutil.rmtree(stale, ignore_errors=True)
     return final
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint folder of a run, or None."""
-    dirs = _step_dirs(run_dir)
-    return dirs[-1] if dirs else None
-
-
 def load_state(checkpoint: Path) -> CheckpointState:
     """The progress saved in a checkpoint folder."""
-    return CheckpointState(**json.loads((checkpoint / STATE_FILE).read_text()))
+    return CheckpointState(**read_state(checkpoint))

@@ -36,20 +36,12 @@ from typing import Any, Iterator
 
 from omegaconf import DictConfig, open_dict
 
-from rlzoo.checkpoints import latest_checkpoint
 from rlzoo.files import write_json
+from rlzoo.run_folder import JOB_FILE, PARTIAL_OUTPUTS, latest_checkpoint
+from rlzoo.signals import ignore_stop_signals, preemption_signal
 
 log = logging.getLogger(__name__)
 
-JOB_FILE = "job.json"
-#: what a run writes that a restart from zero must not append to (monitor CSVs) or show (stale metrics, best model)
-_PARTIAL_OUTPUTS = ("*.monitor.csv", "metrics.json", "best_model.zip", "best_vecnormalize.pkl")
-
-
-def preemption_signal() -> signal.Signals:
-    """The signal submitit asks SLURM to send before a time limit or preemption (``SUBMITIT_PREEMPT_SIGNAL``,
-    default USR2)."""
-    return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), signal.SIGUSR2)
 
 
 def slurm_job_id() -> str | None:
@@ -102,7 +94,7 @@ def resume_if_requeued(cfg: DictConfig, run_dir: Path) -> DictConfig:
     if checkpoint is None:
         log.warning("SLURM restarted job %s (restart %d) before its first checkpoint: starting %s over",
                     slurm_job_id(), restart_count(), run_dir)
-        for pattern in _PARTIAL_OUTPUTS:
+        for pattern in PARTIAL_OUTPUTS:
             for path in run_dir.glob(pattern):
                 path.unlink(missing_ok=True)
         return cfg
@@ -157,6 +149,8 @@ def checkpoint_on_preemption(run_dir: Path | None = None) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        if handler.received:  # the run is saved and exiting: more stop signals would only cut the shutdown
+            ignore_stop_signals()
         if usr in handler.received and callable(previous[usr]):
             log.info("handing %s to the job runner (submitit: requeue this job)", usr.name)
             previous[usr](usr, None)

@@ -1,7 +1,8 @@
 """Typed schemas of the run configuration, registered with Hydra's ConfigStore.
 
 Every YAML of ``conf/`` names its schema in its defaults list, so an unknown key or a wrong type fails when the
-config is composed, before anything runs.
+config is composed, before anything runs. The learned ``srl_model`` options have no YAML: one option per entry of
+the SRL model catalogue (``srl.config.MODELS``) is stored here, its ``spec`` the catalogue's.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
+
+from rlzoo.run_folder import HYDRA_DIR, RESUME_HYDRA_DIR, claim_new_folder
+from srl.config import MODELS, ModelSpec
 
 
 @dataclass
@@ -27,11 +31,12 @@ class SRLModelConfig:
 
     :param observation: what the env emits (``ground_truth``, ``pixels``, ``joints``, ``joints_position``).
     :param normalize: normalise observations with a running mean/std (never for raw pixels).
-    :param model: a learned model: an option of ``conf/srl/model`` (losses, state size, architecture) whose
-        encoder turns the env's pixels into states (``srl.encoder``); null for what the env produces itself.
+    :param model: the name of a learned model (an entry of ``srl.config.MODELS``) whose encoder turns the env's
+        pixels into states (``srl.encoder``); null for what the env produces itself.
+    :param spec: what defines that model (losses, state size, architecture): the catalogue's entry, which overrides
+        change (``srl_model.spec.state_dim=50``); a model trained on demand is trained with it.
     :param path: the trained model folder; ``latest`` (the newest for the env); null: the cached one, recorded and
         trained on demand the first time.
-    :param state_dim: override the model's state size. :param losses: override its loss list.
     :param seed: seed of the on-demand dataset and training (null: the run's seed).
     :param episodes: random-policy episodes recorded for on-demand training (80 x 251 steps ~ the paper's 20 000).
     :param epochs: override the on-demand training's epochs. :param batch_size: and its minibatch size.
@@ -40,9 +45,8 @@ class SRLModelConfig:
     observation: str = MISSING
     normalize: bool = True
     model: str | None = None
+    spec: ModelSpec | None = None
     path: str | None = None
-    state_dim: int | None = None
-    losses: list[str] | None = None
     seed: int | None = None
     episodes: int = 80
     epochs: int | None = None
@@ -76,8 +80,10 @@ class RunConfig:
     :param image_size: side of camera images in pixels (64 is fast; 224 is the original's).
     :param gui: show the pybullet GUI (needs a display and ``n_envs=1``).
     :param resume: continue the run in ``hydra.run.dir`` from its last checkpoint.
-    :param visdom: live plots in a visdom server when one answers.
-    :param visdom_port: port of that server (on ``visdom_host``).
+    :param live_plots: where training is watched live: ``visdom`` (a visdom server, when one answers),
+        ``tensorboard`` (event files in ``<run>/tensorboard/`` for ``tensorboard --logdir outputs``), ``both`` or
+        ``none``.
+    :param visdom_port: port of the visdom server (on ``visdom_host``).
     :param checkpoint_interval: timesteps between checkpoints.
     :param checkpoints_kept: how many of the newest checkpoints to keep.
     :param best_model_min_episodes: episodes before the best model (mean of the last 100 episodes) is saved.
@@ -101,7 +107,7 @@ class RunConfig:
     image_size: int = 64
     gui: bool = False
     resume: bool = False
-    visdom: bool = True
+    live_plots: str = "visdom"
     visdom_host: str = "127.0.0.1"
     visdom_port: int = 8097
     checkpoint_interval: int = 50_000
@@ -114,7 +120,7 @@ class RunConfig:
 
 def _hydra_subdir(resume: bool) -> str:
     """Where Hydra writes this invocation's config: a resumed run keeps its original ``.hydra/``."""
-    return ".hydra/resume" if resume else ".hydra"
+    return RESUME_HYDRA_DIR if resume else HYDRA_DIR
 
 
 def register_configs() -> None:
@@ -123,6 +129,11 @@ def register_configs() -> None:
     store.store(name="base_config", node=RunConfig)
     store.store(group="env", name="base_env", node=EnvConfig)
     store.store(group="srl_model", name="base_srl_model", node=SRLModelConfig)
+    for name, spec in MODELS.items():  # the learned options: camera images through the model's encoder
+        store.store(group="srl_model", name=name, node=SRLModelConfig(observation="pixels", model=name, spec=spec))
     store.store(group="action_space", name="base_action_space", node=ActionSpaceConfig)
+    if not OmegaConf.has_resolver("new_folder"):
+        # cached: Hydra evaluates the run and sweep folders more than once (and copies the cache to a sweep's jobs)
+        OmegaConf.register_new_resolver("new_folder", claim_new_folder, use_cache=True)
     if not OmegaConf.has_resolver("hydra_subdir"):
         OmegaConf.register_new_resolver("hydra_subdir", _hydra_subdir)

@@ -16,22 +16,21 @@ written), and so is any malformed row.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import yaml
+
+from rlzoo.files import atomic_file
+from rlzoo.run_folder import is_run_folder, monitor_files, read_config, read_hydra, read_metrics
 
 logger = logging.getLogger(__name__)
 
-#: Suffix of the files written by ``stable_baselines3.common.monitor.Monitor`` (``<rank>.monitor.csv``).
-MONITOR_SUFFIX = "monitor.csv"
 #: The label components that identify a method: one learning curve aggregated over seeds.
 METHOD_KEYS = ("env", "srl_model", "algo")
 
@@ -131,17 +130,6 @@ def read_monitor_file(path: str) -> MonitorFile:
     )
 
 
-def _rank_key(path: str) -> tuple[int, str]:
-    """Sort ``<rank>.monitor.csv`` files by their numeric rank, others after them by name."""
-    match = re.match(r"(\d+)\.", os.path.basename(path))
-    return (int(match.group(1)) if match else 1 << 30, os.path.basename(path))
-
-
-def monitor_files(run_dir: str) -> list[str]:
-    """The monitor files directly inside a run folder, in rank order."""
-    return sorted(glob.glob(os.path.join(glob.escape(run_dir), "*" + MONITOR_SUFFIX)), key=_rank_key)
-
-
 def merge_monitor_files(files: Sequence[MonitorFile]) -> Episodes:
     """Merge the episodes of several workers by absolute end time.
 
@@ -164,13 +152,27 @@ def merge_monitor_files(files: Sequence[MonitorFile]) -> Episodes:
     return Episodes(rewards=rewards, lengths=lengths, wall_times=wall, timesteps=timesteps)
 
 
-def load_episodes(run_dir: str) -> Episodes:
+def truncate_monitor(path: Path, n_episodes: int) -> None:
+    """Keep the two header lines and the first ``n_episodes`` rows of a monitor CSV (drops a torn last line).
+
+    Resuming cuts each worker's file back to the episodes its checkpoint counted, so nothing is counted twice.
+    """
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    kept = [line for line in lines[: 2 + n_episodes] if line]
+    with atomic_file(path) as f:
+        f.write(b"\n".join(kept) + b"\n")
+
+
+def load_episodes(run_dir: str | Path) -> Episodes:
     """All finished episodes of a run folder, merged over its ``<rank>.monitor.csv`` files.
 
     :param run_dir: the run folder.
     :return: the merged episodes (empty if the run has no monitor file or no episode yet).
     """
-    return merge_monitor_files([read_monitor_file(path) for path in monitor_files(run_dir)])
+    return merge_monitor_files([read_monitor_file(str(path)) for path in monitor_files(run_dir)])
 
 
 @dataclass
@@ -214,19 +216,6 @@ class RunInfo:
         return text if self.seed is None else f"{text} seed={self.seed}"
 
 
-def _load_yaml(path: str) -> dict[str, Any]:
-    """A YAML file as a dict; an empty dict if it is missing or unreadable."""
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except yaml.YAMLError as exc:
-        logger.warning("%s: unreadable YAML (%s)", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _name_from_node(node: Any) -> str | None:
     """A name for a config group node that is either a plain string or a dict with a ``name``/``id`` key."""
     if isinstance(node, str):
@@ -236,20 +225,6 @@ def _name_from_node(node: Any) -> str | None:
             if isinstance(node.get(key), str):
                 return node[key]
     return None
-
-
-def read_metrics(run_dir: str) -> dict[str, Any]:
-    """The run's ``metrics.json`` summary (status, timesteps, ...); an empty dict if missing or being rewritten."""
-    path = os.path.join(run_dir, "metrics.json")
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (ValueError, OSError):
-        logger.warning("%s: unreadable metrics.json", run_dir)
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def read_run_info(run_dir: str) -> RunInfo:
@@ -262,8 +237,8 @@ def read_run_info(run_dir: str) -> RunInfo:
     :param run_dir: the run folder.
     :return: its labels.
     """
-    config = _load_yaml(os.path.join(run_dir, ".hydra", "config.yaml"))
-    hydra_cfg = _load_yaml(os.path.join(run_dir, ".hydra", "hydra.yaml")).get("hydra", {}) or {}
+    config = read_config(run_dir)
+    hydra_cfg = read_hydra(run_dir)
     runtime = hydra_cfg.get("runtime", {}) or {}
     choices = runtime.get("choices", {}) or {}
     job = hydra_cfg.get("job", {}) or {}
@@ -301,11 +276,6 @@ def read_run_info(run_dir: str) -> RunInfo:
     )
 
 
-def is_run_dir(path: str) -> bool:
-    """True for a run folder: it has ``.hydra/config.yaml`` or at least one monitor file."""
-    return os.path.isfile(os.path.join(path, ".hydra", "config.yaml")) or bool(monitor_files(path))
-
-
 def find_runs(folder: str) -> list[str]:
     """The run folders at or under ``folder`` (a run, a sweep, or any folder of runs), sorted by path.
 
@@ -314,12 +284,12 @@ def find_runs(folder: str) -> list[str]:
     :param folder: where to look.
     :return: the run folders.
     """
-    if is_run_dir(folder):
+    if is_run_folder(folder):
         return [folder]
     runs = []
     for root, dirs, _files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if root != folder and is_run_dir(root):
+        if root != folder and is_run_folder(root):
             runs.append(root)
             dirs[:] = []
     return sorted(runs)

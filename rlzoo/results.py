@@ -17,6 +17,9 @@ Command line::
         [--baseline srl_model=ground_truth] [--out DIR]
 
 writes ``results.csv`` and ``results.md`` in ``--out`` (default: the first folder) and prints the Markdown table.
+Below it, the robust aggregates of :mod:`rlzoo.aggregate` at the largest budget (interquartile mean, median and mean
+with stratified-bootstrap confidence intervals, probability of improvement over the baseline), drawn with the
+performance profiles in ``aggregates.png`` (``--no-aggregates`` skips them).
 """
 
 from __future__ import annotations
@@ -33,10 +36,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from rlzoo.aggregate import aggregate
+from rlzoo.aggregate import plot as plot_aggregates
+from rlzoo.aggregate import to_markdown as aggregates_markdown
 from rlzoo.monitor import METHOD_KEYS, Episodes, RunInfo, find_runs, group_by_method, load_episodes
 
 logger = logging.getLogger(__name__)
 
+#: the figure of the robust aggregates, next to results.md
+AGGREGATES_PNG = "aggregates.png"
 #: default number of last episodes averaged into a run's score (the original ``--episode-window``).
 DEFAULT_LAST = 100
 
@@ -259,6 +267,7 @@ def gather_results(
     last: int = DEFAULT_LAST,
     baseline: str | None = None,
     out_dir: str | None = None,
+    aggregates: bool = True,
 ) -> tuple[str, str, str]:
     """Build the result table of the runs under ``folders`` and write it as ``results.csv`` and ``results.md``.
 
@@ -267,6 +276,8 @@ def gather_results(
     :param last: number of last episodes averaged per run.
     :param baseline: ``KEY=VALUE`` naming the baseline method, e.g. ``srl_model=ground_truth``.
     :param out_dir: output folder (default: the first folder).
+    :param aggregates: add the robust aggregates (:mod:`rlzoo.aggregate`) at the largest budget to the Markdown
+        and draw them in ``aggregates.png``.
     :return: (CSV path, Markdown path, Markdown text).
     """
     parsed_baseline = parse_baseline(baseline)
@@ -280,6 +291,13 @@ def gather_results(
     md_path = os.path.join(out_dir, "results.md")
     write_csv(csv_path, columns, rows)
     markdown = to_markdown(columns, rows, last, baseline)
+    if aggregates:
+        key = list(next(iter(scores.values())).scores)[-1]  # the largest budget, or the whole runs
+        result = aggregate({method: entry.scores[key] for method, entry in scores.items()}, parsed_baseline)
+        if result is not None:
+            budget = "the end of the runs" if key is None else f"{key} steps"
+            markdown += "\n" + aggregates_markdown(result, budget)
+            plot_aggregates(result, os.path.join(out_dir, AGGREGATES_PNG), title=f"Aggregates at {budget}")
     with open(md_path, "w", encoding="utf-8") as handle:
         handle.write(markdown)
     return csv_path, md_path, markdown
@@ -298,13 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline", default=None, help="baseline method for Welch's t-test, e.g. srl_model=ground_truth"
     )
     parser.add_argument("--out", default=None, help="output folder (default: the first folder)")
+    parser.add_argument("--no-aggregates", action="store_true",
+                        help="skip the IQM / probability of improvement / performance profiles (rliable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         budgets = parse_budgets(args.budgets)
         if args.last < 1:
             raise ValueError(f"--last {args.last}: must be at least 1")
-        csv_path, md_path, markdown = gather_results(args.folders, budgets, args.last, args.baseline, args.out)
+        csv_path, md_path, markdown = gather_results(args.folders, budgets, args.last, args.baseline, args.out,
+                                                     aggregates=not args.no_aggregates)
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
     print(markdown)

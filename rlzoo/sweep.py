@@ -4,7 +4,6 @@ on a sweep folder at any time (also while its jobs run)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import traceback
@@ -17,21 +16,18 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from rlzoo.files import write_json
+from rlzoo.run_folder import HYDRA_DIR, LOG_FILE, METRICS_FILE, read_metrics
 
 log = logging.getLogger(__name__)
-#: a run's summary file (= ``rlzoo.callbacks.METRICS_FILE``; not imported from there, which loads torch, so that
-#: ``python -m rlzoo.sweep_status`` answers at once)
-METRICS_FILE = "metrics.json"
 TRACEBACK_LINES = 8
 
 
 def record_failure(run_dir: Path, error: BaseException) -> None:
     """Mark a run folder's ``metrics.json`` as failed, with the error and the last lines of its traceback."""
-    path = run_dir / METRICS_FILE
-    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics = read_metrics(run_dir)
     lines = "".join(traceback.format_exception(error)).rstrip().splitlines()
     metrics.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=lines[-TRACEBACK_LINES:])
-    write_json(path, metrics)
+    write_json(run_dir / METRICS_FILE, metrics)
 
 
 @dataclass
@@ -48,11 +44,11 @@ class JobSummary:
 def summarize(sweep_dir: Path) -> list[JobSummary]:
     """One :class:`JobSummary` per job folder (a folder with ``.hydra/``) under ``sweep_dir``."""
     jobs = []
-    for folder in sorted(p.parent for p in Path(sweep_dir).glob("*/.hydra")):
-        path = folder / METRICS_FILE
-        metrics: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"status": "not started"}
-        jobs.append(JobSummary(folder=folder, status=metrics["status"], timesteps=metrics.get("timesteps"),
-                               mean_reward=metrics.get("mean_reward_last_100"), error=metrics.get("error")))
+    for folder in sorted(p.parent for p in Path(sweep_dir).glob(f"*/{HYDRA_DIR}")):
+        metrics: dict[str, Any] = read_metrics(folder)
+        jobs.append(JobSummary(folder=folder, status=metrics.get("status", "not started"),
+                               timesteps=metrics.get("timesteps"), mean_reward=metrics.get("mean_reward_last_100"),
+                               error=metrics.get("error")))
     return jobs
 
 
@@ -61,10 +57,12 @@ def format_summary(jobs: list[JobSummary]) -> str:
     lines = []
     for job in jobs:
         reward = "" if job.mean_reward is None else f"  mean reward {job.mean_reward:.2f}"
+        if job.mean_reward is None and job.status == "finished":
+            reward = "  no episode finished: no mean reward"
         steps = "" if job.timesteps is None else f"  {job.timesteps} steps"
         lines.append(f"  {job.status:<11} {job.folder.name}{steps}{reward}")
         if job.error:
-            lines.append(f"              {job.error}  (log: {job.folder / 'main.log'})")
+            lines.append(f"              {job.error}  (log: {job.folder / LOG_FILE})")
     counts: dict[str, int] = {}
     for job in jobs:
         counts[job.status] = counts.get(job.status, 0) + 1
@@ -81,8 +79,8 @@ def format_optuna_results(sweep_dir: Path) -> str | None:
     if not path.exists():
         return None
     results = OmegaConf.load(path)
-    if "best_params" not in results:
-        return f"  Optuna results: {path}"
+    if results.get("best_params") is None:
+        return f"  Optuna results: {path} (no trial completed)"
     params = "\n".join(f"    {key}={value}" for key, value in results.best_params.items())
     return f"  Optuna best value {results.best_value} with ({path}):\n{params}"
 
@@ -132,4 +130,4 @@ class FailedTrials(Callback):
                 run_dir = Path(job_return.hydra_cfg.hydra.runtime.output_dir)
             job_return.status = JobStatus.FAILED
             job_return.return_value = JobFailed(f"no mean reward: the job failed or finished no episode; see "
-                                                f"{run_dir / METRICS_FILE} and {run_dir / 'main.log'}")
+                                                f"{run_dir / METRICS_FILE} and {run_dir / LOG_FILE}")

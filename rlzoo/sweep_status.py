@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlzoo.cluster import JOB_FILE
+from rlzoo.run_folder import HYDRA_DIR, LOG_FILE, read_job, read_metrics
 from rlzoo.sweep import format_optuna_results, summarize
 
 SUBMITIT_DIR = ".submitit"
@@ -101,13 +101,6 @@ def _process_alive(record: dict[str, Any]) -> bool | None:
     return True
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _submitit_log(sweep_dir: Path, job_id: str) -> Path | None:
     folder = sweep_dir / SUBMITIT_DIR / job_id
     for name in (f"{job_id}_0_log.err", f"{job_id}_0_log.out"):
@@ -123,16 +116,16 @@ def sweep_state(sweep_dir: Path, queue: dict[str, str] | None = None) -> list[Jo
     seen_ids: set[str] = set()
     submitit_ids = sorted(p.name for p in (sweep_dir / SUBMITIT_DIR).glob("*") if p.is_dir())
     summary = summarize(sweep_dir)
-    records = {job.folder: _read_json(job.folder / JOB_FILE) for job in summary}
+    records = {job.folder: read_job(job.folder) for job in summary}
     needs_queue = submitit_ids or any(r and r.get("scheduler") == "slurm" for r in records.values())
     if queue is None and needs_queue:
         queue = squeue_states()
 
     for job in summary:
-        metrics = _read_json(job.folder / "metrics.json") or {}
+        metrics = read_metrics(job.folder)
         record = records.get(job.folder) or {}
         state = JobState(name=job.folder.name, status=job.status, folder=job.folder, timesteps=job.timesteps,
-                         mean_reward=job.mean_reward, error=job.error, log=job.folder / "main.log")
+                         mean_reward=job.mean_reward, error=job.error, log=job.folder / LOG_FILE)
         if job.error:
             state.error_lines = list(metrics.get("traceback") or [])[-ERROR_LINES:]
         if record.get("scheduler") == "slurm" and record.get("job_id"):
@@ -210,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     jobs = sweep_state(args.sweep_dir)
     if not jobs and not (args.sweep_dir / "multirun.yaml").exists():
-        print(f"error: {args.sweep_dir} holds no job folders (*/.hydra) and no multirun.yaml: not a sweep folder",
+        print(f"error: {args.sweep_dir} holds no job folders (*/{HYDRA_DIR}) and no multirun.yaml: not a sweep folder",
               file=sys.stderr)
         return 2
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,45 +16,46 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.logger import configure as configure_logger
+from stable_baselines3.common.vec_env import VecEnv
 
-from envs.vec import EnvFactory, monitor_path, truncate_monitor
 from rlzoo.callbacks import MEAN_WINDOW, RunCallback, RunRecorder
-from rlzoo.sweep import record_failure
+from rlzoo.checkpoints import CheckpointState, load_state
 from rlzoo.cluster import checkpoint_on_preemption, resume_if_requeued
-from rlzoo.checkpoints import MODEL_FILE, NORMALIZATION_FILE, CheckpointState, latest_checkpoint, load_state
 from rlzoo.files import remove_stale_temporaries
-from rlzoo.monitor import Episodes, load_episodes
-from rlzoo.base import resolve_policy
-from rlzoo.registry import load_algo_class
-from rlzoo.validation import ConfigError, check_writable, validate
+from rlzoo.monitor import Episodes, load_episodes, truncate_monitor
+from rlzoo.run_env import env_factory, load_model, restore_normalization, saved_run_config
+from rlzoo.run_folder import (MODEL_FILE, NORMALIZATION_FILE, TENSORBOARD_DIR, config_path, is_started,
+                              latest_checkpoint, monitor_path, read_choices)
+from rlzoo.signals import deferred_signals, ignore_stop_signals
+from rlzoo.sweep import record_failure
+from rlzoo.validation import RunPlan, check_writable, derived_seed, validate
 from rlzoo.visdom_plot import VisdomPlotter
-from srl.encoder import make_encoder
+from srl.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def _restore_normalization(venv: VecEnv, path: Path) -> VecEnv:
-    """Swap a fresh ``VecNormalize`` for the one saved at ``path`` (same wrapped env)."""
-    if isinstance(venv, VecNormalize) and path.exists():
-        return VecNormalize.load(str(path), venv.venv)
-    return venv
+#: keys a resuming command may change: they change how a run is watched, not what it trains
+WATCH_KEYS = ("live_plots", "visdom_host", "visdom_port", "log_interval")
 
 
 def resumed_config(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
     """The saved config and group choices of the run being resumed.
 
-    Command-line overrides other than ``resume`` and ``hydra.*`` must agree with the saved run: resuming continues
-    the same experiment.
+    Command-line overrides must agree with the saved run (resuming continues the same experiment), except
+    ``hydra.*`` and the keys of :data:`WATCH_KEYS`, which change how the run is watched, not what it trains.
     """
-    saved_path = run_dir / ".hydra" / "config.yaml"
-    if not saved_path.exists():
-        raise ConfigError(f"resume=true but {run_dir} has no .hydra/config.yaml: it is not a run folder of this "
+    if not config_path(run_dir).exists():
+        raise ConfigError(f"resume=true but {config_path(run_dir)} is missing: {run_dir} is not a run folder of this "
                           "toolbox. Point hydra.run.dir at the folder of the run to resume.")
-    saved = OmegaConf.load(saved_path)
+    saved = saved_run_config(run_dir)
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
         if key == "resume" or key.startswith("hydra."):
+            continue
+        if key in WATCH_KEYS:
+            saved[key] = cfg[key]
             continue
         new, old = OmegaConf.select(cfg, key), OmegaConf.select(saved, key)
         as_plain = (lambda node: OmegaConf.to_container(node) if OmegaConf.is_config(node) else node)
@@ -61,9 +63,7 @@ def resumed_config(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tupl
             raise ConfigError(f"resume=true continues the saved run, but {override!r} differs from it ({key} was "
                               f"{as_plain(old)!r}). Resume without that override, or start a new run.")
     saved.resume = True
-    hydra_saved = run_dir / ".hydra" / "hydra.yaml"
-    choices = dict(OmegaConf.load(hydra_saved).hydra.runtime.choices) if hydra_saved.exists() else {}
-    return saved, choices
+    return saved, read_choices(run_dir)
 
 
 def run(cfg: DictConfig, run_dir: Path, choices: dict[str, str], overrides: list[str] = ()) -> float:
@@ -95,31 +95,25 @@ def run(cfg: DictConfig, run_dir: Path, choices: dict[str, str], overrides: list
             truncate_monitor(monitor_path(run_dir, rank), episodes)
         history = load_episodes(str(run_dir))
     monitor_time = float(history.wall_times.max()) if history is not None and len(history) else 0.0
-    factory = EnvFactory(
-        env_id=cfg.env.id, env_kwargs=plan.env_kwargs, seed=cfg.seed, run_dir=run_dir,
-        action_repeat=cfg.action_repeat, num_stack=cfg.num_stack, normalize=cfg.srl_model.normalize,
-        vec_env=cfg.vec_env, monitor_time_offset=max(monitor_time, state.wall_time_s if state else 0.0),
-        encoder=make_encoder(cfg.srl_model, cfg.env.id, cfg.image_size, cfg.seed, plan.env_kwargs, run_dir),
-    )
+    factory = env_factory(cfg, plan, run_dir, cfg.seed, monitors=True,
+                          monitor_time_offset=max(monitor_time, state.wall_time_s if state else 0.0))
     venv = plan.algo_class.make_env(factory, cfg.n_envs)
     if venv.num_envs != cfg.n_envs:
         log.info("%s trains on %d env(s); n_envs=%d is not used", choices.get("algo"), venv.num_envs, cfg.n_envs)
     try:
-        model = _build_model(cfg, plan.algo_class, venv, checkpoint, state)
+        model = _build_model(cfg, plan, run_dir, venv, checkpoint, state)
         return _learn(cfg, run_dir, choices, model, state, history)
     finally:
         venv.close()
 
 
-def _build_model(cfg: DictConfig, algo_class: type, venv: VecEnv, checkpoint: Path | None,
+def _build_model(cfg: DictConfig, plan: RunPlan, run_dir: Path, venv: VecEnv, checkpoint: Path | None,
                  state: CheckpointState | None) -> Any:
-    if checkpoint is None:
-        policy = resolve_policy(cfg.algo.get("policy", "auto"), venv.observation_space)
-        return instantiate(cfg.algo, env=venv, policy=policy, seed=cfg.seed, device=cfg.device, _convert_="all")
-    venv = _restore_normalization(venv, checkpoint / NORMALIZATION_FILE)
-    model_class = load_algo_class(state.model_class) if state.model_class else algo_class
-    model = model_class.load(checkpoint / MODEL_FILE, env=venv, device=cfg.device)
-    model.set_random_seed(cfg.seed + state.timesteps)
+    if checkpoint is None or state is None:
+        return instantiate(cfg.algo, env=venv, seed=cfg.seed, device=cfg.device, _convert_="all")
+    venv = restore_normalization(venv, checkpoint / NORMALIZATION_FILE, training=True)
+    model = load_model(run_dir, plan, checkpoint / MODEL_FILE, venv, device=cfg.device)
+    model.set_random_seed(derived_seed(cfg.seed, state.timesteps))
     return model
 
 
@@ -130,7 +124,7 @@ def _callbacks(cfg: DictConfig, run_dir: Path, choices: dict[str, str], recorder
         RunCallback(recorder, cfg.checkpoint_interval, cfg.checkpoints_kept, cfg.best_model_min_episodes,
                     cfg.log_interval, cfg.total_timesteps)
     ]
-    if cfg.visdom:
+    if cfg.live_plots in ("visdom", "both"):
         callbacks.append(VisdomPlotter(
             env_name=choices.get("env", cfg.env.id), srl_model=choices.get("srl_model", cfg.srl_model.observation),
             run_label=f"{choices.get('algo')} seed={cfg.seed} ({run_dir.name})", host=cfg.visdom_host,
@@ -143,6 +137,8 @@ def _learn(cfg: DictConfig, run_dir: Path, choices: dict[str, str], model: Any, 
            history: Episodes | None) -> float:
     recent = [] if history is None else history.rewards[-MEAN_WINDOW:].tolist()
     recorder = RunRecorder(run_dir, model, state, recent)
+    if cfg.live_plots in ("tensorboard", "both"):  # SB3's logger writes its scalars as TensorBoard events
+        model.set_logger(configure_logger(str(run_dir / TENSORBOARD_DIR), ["tensorboard"]))
     callback = CallbackList(_callbacks(cfg, run_dir, choices, recorder, history))
     what = f"{choices.get('algo')} on {choices.get('env')} ({choices.get('srl_model')}, {choices.get('action_space')})"
     start = model.num_timesteps
@@ -158,9 +154,12 @@ def _learn(cfg: DictConfig, run_dir: Path, choices: dict[str, str], model: Any, 
     except BaseException:
         recorder.write_metrics(model.num_timesteps, "failed")
         raise
-    recorder.checkpoint(model, cfg.checkpoints_kept)
-    recorder.save_final(model)
-    metrics = recorder.write_metrics(model.num_timesteps, status)
+    with deferred_signals(deliver=False) as received:  # the last saves complete whatever arrives meanwhile
+        recorder.checkpoint(model, cfg.checkpoints_kept)
+        recorder.save_final(model)
+        metrics = recorder.write_metrics(model.num_timesteps, status)
+    if received:
+        log.warning("%s received while saving: the run was saved first", signal.Signals(received[0]).name)
     mean = metrics["mean_reward_last_100"]
     log.info("%s after %d timesteps, %d episodes, %.0f s (%.0f steps/s); mean reward of the last %d episodes: %s",
              status.capitalize(), metrics["timesteps"], metrics["episodes"], metrics["wall_time_s"],
@@ -169,6 +168,7 @@ def _learn(cfg: DictConfig, run_dir: Path, choices: dict[str, str], model: Any, 
     log.info("Replay:     python -m rlzoo.enjoy %s", run_dir)
     if status == "interrupted":
         log.info("Resume:     python main.py resume=true hydra.run.dir=%s", run_dir)
+        ignore_stop_signals()
         raise SystemExit(130)
     return math.nan if mean is None else mean
 
@@ -205,5 +205,5 @@ def main_task(cfg: DictConfig) -> float:
 
 def _remove_if_empty(run_dir: Path) -> None:
     """Delete a run folder that holds nothing but Hydra's config and log (a run refused before it started)."""
-    if run_dir.is_dir() and all(p.name in (".hydra", "main.log") for p in run_dir.iterdir()):
+    if run_dir.is_dir() and not is_started(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)

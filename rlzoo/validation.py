@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium
+from hydra.core.config_store import ConfigStore
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
@@ -21,29 +22,41 @@ import envs  # noqa: F401  (registers the env ids)
 from envs.base import SRLEnv
 from envs.sim import display_available
 from rlzoo.base import ActionType
+from rlzoo.cluster import restart_count
 from rlzoo.registry import CONF_DIR, algorithms, load_algo_class
+from rlzoo.run_folder import HYDRA_DIR, is_run_folder, is_started
+from srl.errors import ConfigError
 
 VEC_ENV_KINDS = ("dummy", "subproc")
+#: where training can be watched live (``live_plots``)
+LIVE_PLOTS = ("visdom", "tensorboard", "both", "none")
+#: the largest seed: SB3's ``set_random_seed`` seeds numpy's legacy generator, which takes seeds in [0, 2**32)
+MAX_SEED = 2**32 - 1
 #: run-level keys that must be at least 1
 POSITIVE_KEYS = ("total_timesteps", "n_envs", "num_stack", "action_repeat", "checkpoint_interval", "checkpoints_kept",
                  "log_interval", "torch_threads")
 
 
-class ConfigError(ValueError):
-    """A bad value or combination in the run config; the message says what is wrong and what is valid."""
-
-
 @dataclass(frozen=True)
 class RunPlan:
-    """What a validated config resolves to."""
+    """What a validated config resolves to: the algorithm class and the env constructor's arguments."""
 
     algo_class: type
-    env_class: type
     env_kwargs: dict[str, Any]
 
 
-def _options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+def _option_nodes(group: str) -> dict[str, DictConfig]:
+    """Each option of a config group and its config: the YAML files under ``conf/<group>/`` and the options stored
+    in the ConfigStore (the learned ``srl_model`` options), without the ``base_*`` schemas."""
+    nodes = {path.stem: OmegaConf.load(path) for path in (CONF_DIR / group).glob("*.yaml")}
+    store = ConfigStore.instance()
+    try:
+        stored = store.list(group)
+    except OSError:  # nothing stored in this group
+        stored = []
+    for entry in stored:
+        nodes.setdefault(entry.removesuffix(".yaml"), store.load(f"{group}/{entry}").node)
+    return {name: nodes[name] for name in sorted(nodes) if not name.startswith("base_")}
 
 
 def _env_class(env_id: str) -> type:
@@ -56,10 +69,21 @@ def _env_class(env_id: str) -> type:
     return entry_point if isinstance(entry_point, type) else get_class(entry_point.replace(":", "."))
 
 
+def derived_seed(seed: int, offset: int) -> int:
+    """``seed + offset`` wrapped into [0, 2**32): the seed of a resumed session (offset: timesteps done), of an env
+    worker (offset: its rank), of an episode; valid for numpy, torch and gymnasium whatever the run's seed."""
+    return (seed + offset) % (MAX_SEED + 1)
+
+
 def _check_ranges(cfg: DictConfig) -> None:
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise ConfigError(f"seed={cfg.seed} is out of range: a seed is an integer from 0 to {MAX_SEED} (2**32 - 1, "
+                          "the range of numpy's seeding).")
     for key in POSITIVE_KEYS:
         if cfg[key] < 1:
             raise ConfigError(f"{key}={cfg[key]} is invalid: it must be an integer of at least 1.")
+    if cfg.live_plots not in LIVE_PLOTS:
+        raise ConfigError(f"live_plots={cfg.live_plots!r} is not one of: {', '.join(LIVE_PLOTS)}.")
     if cfg.vec_env not in VEC_ENV_KINDS:
         raise ConfigError(f"vec_env={cfg.vec_env!r} is not one of: {', '.join(VEC_ENV_KINDS)}.")
     if cfg.gui and cfg.n_envs != 1:
@@ -83,10 +107,10 @@ def _check_algo(cfg: DictConfig, algo_name: str) -> type:
     if unknown:
         valid = ", ".join(p for p in params if p not in runtime)
         raise ConfigError(f"algo={algo_name} has no hyperparameter {', '.join(unknown)}; valid ones: {valid}.")
-    if cfg.algo.get("policy") == "lstm" and not algo_class.supports_lstm:
-        able = ", ".join(name for name, info in algorithms().items() if info.cls.supports_lstm)
-        raise ConfigError(f"algo.policy=lstm is not available for algo={algo_name}: recurrent policies exist for {able} "
-                          "(sb3-contrib RecurrentPPO). Use algo.policy=auto.")
+    if cfg.algo.get("policy") == "lstm":
+        raise ConfigError(f"algo.policy=lstm is not a policy of algo={algo_name}: recurrent PPO is an algorithm of its "
+                          "own, algo=ppo2_lstm (sb3-contrib RecurrentPPO, with ppo2's hyperparameters). Use "
+                          "algo=ppo2_lstm, or algo.policy=auto.")
     action_type = ActionType(cfg.action_space.action_type)
     if action_type not in algo_class.action_types:
         supported = ", ".join(t.value for t in algo_class.action_types)
@@ -106,10 +130,8 @@ def _check_env(cfg: DictConfig, choices: dict[str, str]) -> type:
         return env_class
     observation = cfg.srl_model.observation
     if observation not in env_class.observation_kinds:
-        usable = [
-            name for name in _options("srl_model")
-            if OmegaConf.load(CONF_DIR / "srl_model" / f"{name}.yaml").get("observation") in env_class.observation_kinds
-        ]
+        usable = [name for name, node in _option_nodes("srl_model").items()
+                  if node.get("observation") in env_class.observation_kinds]
         raise ConfigError(
             f"srl_model={choices.get('srl_model', observation)} is not available for env={env_name} (it needs "
             f"{observation!r} observations, which this env does not produce); available: {', '.join(usable)}."
@@ -153,19 +175,32 @@ def validate(cfg: DictConfig, choices: dict[str, str]) -> RunPlan:
         )
         if cfg.gui:
             env_kwargs["gui"] = True
-    return RunPlan(algo_class=algo_class, env_class=env_class, env_kwargs=env_kwargs)
+    return RunPlan(algo_class=algo_class, env_kwargs=env_kwargs)
 
 
 def check_output_folder(argv: list[str]) -> None:
-    """Refuse, before Hydra creates it, an output folder that cannot be created or written.
+    """Refuse, before Hydra writes into it, an output folder that cannot be created or written, or a named folder
+    that already holds a run (unless the command resumes it).
 
-    :param argv: the command-line arguments of ``main.py`` (``hydra.run.dir=`` / ``hydra.sweep.dir=`` are read).
+    :param argv: the command-line arguments of ``main.py`` (``hydra.run.dir=``, ``hydra.sweep.dir=`` and
+        ``resume=`` are read).
     """
-    folder = Path("outputs")
+    folder, named = Path("outputs"), None
+    resume = False
     for arg in argv:
         key, _, value = arg.partition("=")
         if key in ("hydra.run.dir", "hydra.sweep.dir") and value:
-            folder = Path(value)
+            folder = named = Path(value)
+        elif key == "resume":
+            resume = value.strip().lower() in ("true", "1", "yes")
+    if named is not None and not resume and restart_count() == 0 and named.is_dir() and _holds_runs(named):
+        # (a job that SLURM restarted runs its command again: it continues its own folder, see rlzoo.cluster)
+        raise ConfigError(
+            f"the output folder {named} already holds a run: a new run there would mix its monitor files, "
+            f"checkpoints and config with the old one. Continue that run with python main.py resume=true "
+            f"hydra.run.dir={named}, or write the new run to another folder (hydra.run.dir=<new folder>, "
+            "hydra.sweep.dir=<new folder> with -m, or neither for a fresh dated folder)."
+        )
     existing = folder.absolute()
     while not existing.exists():
         existing = existing.parent
@@ -175,3 +210,9 @@ def check_output_folder(argv: list[str]) -> None:
             f"the output folder {folder} cannot be created: {existing} {reason}. Choose another with "
             "hydra.run.dir=<folder> (hydra.sweep.dir=<folder> with -m), or run from a writable directory."
         )
+
+
+def _holds_runs(folder: Path) -> bool:
+    """True when ``folder``, or a job folder of a sweep in it, is a run folder that got past its start."""
+    candidates = [folder, *(p.parent for p in folder.glob(f"*/{HYDRA_DIR}"))]
+    return any(is_run_folder(run) and is_started(run) for run in candidates)

@@ -1,11 +1,14 @@
-"""Schemas of ``python -m srl.dataset`` and ``python -m srl.train``, where their files go, and config composition.
+"""Schemas of ``python -m srl.dataset`` and ``python -m srl.train``, the catalogue of learned models, and where
+their files go.
 
-``conf/srl/`` is the config root of both commands (``dataset.yaml``, ``train.yaml`` and the ``model/`` group);
-the schemas below are registered with Hydra's ConfigStore, so an unknown key or a wrong type fails at compose.
+``srl/conf/`` is the config root of both commands (``dataset.yaml`` and ``train.yaml``). The model catalogue,
+:data:`MODELS`, is registered with Hydra's ConfigStore: as the ``model`` group of ``python -m srl.train``
+(:func:`register_srl_configs`) and, by ``rlzoo.config``, as the spec of each learned ``srl_model`` option of
+``python main.py``. Both commands therefore compose the same spec, and no YAML is read by hand. The schemas below
+are registered too, so an unknown key or a wrong type fails at compose.
 
 The RL trainer does not run Hydra a second time when it needs a model trained on demand: :func:`train_config`
-merges ``conf/srl/train.yaml`` and ``conf/srl/model/<name>.yaml`` into the same schema, which gives the config
-``python -m srl.train model=<name>`` composes (a test checks the two agree).
+builds the config ``python -m srl.train model=<spec>`` composes (a test checks the two agree).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from rlzoo.validation import ConfigError
+from srl.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the config root of ``python main.py`` (its ``env`` group names the envs a dataset can be recorded on)
 CONF_DIR = ROOT / "conf"
-SRL_CONF_DIR = CONF_DIR / "srl"
+#: the config root of ``python -m srl.train`` and ``python -m srl.dataset``
+SRL_CONF_DIR = Path(__file__).resolve().parent / "conf"
 #: environment variable that moves the model cache (default ``<repository>/srl_models``)
 CACHE_ENV_VAR = "SRL_MODELS_DIR"
 
@@ -36,13 +41,13 @@ def cache_root() -> Path:
 
 
 def options(group: str) -> list[str]:
-    """The option names of a config group under ``conf/`` (e.g. ``env``, ``srl/model``)."""
+    """The option names of a config group under ``conf/`` (e.g. ``env``)."""
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
 @dataclass
 class ModelSpec:
-    """What defines a learned model (``conf/srl/model/<name>.yaml``).
+    """What defines a learned model: an entry of :data:`MODELS`, which overrides may change.
 
     :param name: the option name (recorded in ``exp_config.json``; ``srl_model.path=latest`` matches it).
     :param losses: ordered list of ``name``, ``name:weight`` or ``name:weight:dims`` (see :mod:`srl.losses`);
@@ -66,10 +71,10 @@ class ModelSpec:
 
 @dataclass
 class TrainConfig:
-    """``python -m srl.train``: one model from one dataset (``conf/srl/train.yaml``).
+    """``python -m srl.train``: one model from one dataset (``srl/conf/train.yaml``); these are its defaults.
 
     :param dataset: dataset folder (a path, or a name under ``data/``).
-    :param model: what the model is (the ``model`` group).
+    :param model: what the model is (the ``model`` group: an entry of :data:`MODELS`).
     :param image_size: side of the images the model sees (pixels); the dataset's images are resized to it.
     :param epochs: passes over the training samples (0: save the initial model).
     :param batch_size: transitions per minibatch.
@@ -111,7 +116,7 @@ class TrainConfig:
 
 @dataclass
 class DatasetConfig:
-    """``python -m srl.dataset``: record a dataset (``conf/srl/dataset.yaml``).
+    """``python -m srl.dataset``: record a dataset (``srl/conf/dataset.yaml``); these are its defaults.
 
     :param env: an option of ``conf/env`` (e.g. ``MobileRobot``), or a gymnasium id.
     :param episodes: episodes to record.
@@ -149,53 +154,84 @@ class DatasetConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+#: The learned models, by option name (``python -m srl.train model=<name>``, ``python main.py srl_model=<name>``).
+#: A new model is one entry here (and, for a new loss, its term in :mod:`srl.losses`).
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
+    # reconstruction of the image through a state_dim bottleneck (the paper's Auto-Encoder row)
+    ModelSpec("autoencoder", ["autoencoder"]),
+    # variational auto-encoder; beta scales the KL term (beta-VAE)
+    ModelSpec("vae", ["vae"], beta=1.0),
+    # denoising auto-encoder: the encoder sees images with a random rectangle occluded
+    ModelSpec("dae", ["dae"], occlusion_percentage=0.5),
+    # inverse dynamics: predict a_t from (s_t, s_t+1); learns what the agent controls
+    ModelSpec("inverse", ["inverse"], inverse_model_type="linear"),
+    # forward dynamics: predict s_t+1 from (s_t, a_t); alone it can collapse to constant states
+    ModelSpec("forward", ["forward"]),
+    # reward prediction: classify r_t > 0 from (s_t, s_t+1)
+    ModelSpec("reward", ["reward"]),
+    # the 4 robotic priors (Jonschkowski & Brock 2015); a small state, as the toolbox's priors models
+    ModelSpec("robotic_priors", ["priors"], state_dim=3),
+    # regress the ground truth (relative to the target when the dataset's relative_pos) from images
+    ModelSpec("supervised", ["supervised"], state_dim=None),
+    # principal components of the preprocessed images (the toolbox's pca_ST_DIM models)
+    ModelSpec("pca", ["pca"], state_dim=32),
+    # random features: the encoder keeps its seeded random initialisation (never trained)
+    ModelSpec("random", ["random"]),
+    # the paper's SRL Combination: reconstruction 1 + reward 1 + inverse 2 on one 200-d state
+    ModelSpec("srl_combination", ["autoencoder:1", "reward:1", "inverse:2"]),
+    # the paper's SRL Splits: reconstruction + reward on dims 0-197, inverse on dims 198-199 (weights 1/1/2)
+    ModelSpec("srl_splits", ["autoencoder:1:198", "reward:1:-1", "inverse:2:2"]),
+    # one split per loss: reconstruction 196 dims, reward 2, inverse 2 (the toolbox's ablation; sizes are ours)
+    ModelSpec("srl_3_splits", ["autoencoder:1:196", "reward:1:2", "inverse:2:2"]),
+    # SRL Splits with forward dynamics on the inverse split (the toolbox's ablation; its recipe is not recorded)
+    ModelSpec("srl_split_forward", ["autoencoder:1:198", "reward:1:-1", "inverse:2:2", "forward:1:-1"]),
+    # the original's combinations, one state: reconstruction 1 + forward 1, + inverse 2, + reward 1
+    ModelSpec("autoencoder_forward", ["autoencoder:1", "forward:1"]),
+    ModelSpec("autoencoder_inverse", ["autoencoder:1", "inverse:2"]),
+    ModelSpec("autoencoder_reward", ["autoencoder:1", "reward:1"]),
+    # reward 1 + inverse 2 on one state
+    ModelSpec("reward_inverse", ["reward:1", "inverse:2"]),
+    # as the original: random adds no term, so this is inverse training under another name
+    ModelSpec("random_inverse", ["random", "inverse:2"]),
+]}
+
+
 def register_srl_configs() -> None:
-    """Register the schemas of ``conf/srl`` (idempotent)."""
+    """Register the schemas of ``srl/conf`` and the ``model`` group, one option per :data:`MODELS` entry.
+
+    Only ``python -m srl.train`` and ``python -m srl.dataset`` call this: in ``python main.py`` a ``model`` group
+    would be listed among the run's groups.
+    """
     store = ConfigStore.instance()
     store.store(name="base_srl_train", node=TrainConfig)
     store.store(name="base_srl_dataset", node=DatasetConfig)
-    store.store(group="model", name="base_srl_model_spec", node=ModelSpec)
+    for name, spec in MODELS.items():
+        store.store(group="model", name=name, node=spec)
 
 
-def _yaml_body(path: Path) -> DictConfig:
-    node = OmegaConf.load(path)
-    for key in ("defaults", "hydra"):
-        if key in node:
-            node.pop(key)
-    return node
+def model_spec(name: str) -> ModelSpec:
+    """The catalogue's spec of ``name``; a clear error for an unknown name."""
+    if name not in MODELS:
+        raise ConfigError(f"srl model {name!r} does not exist in the catalogue (srl.config.MODELS); available "
+                          f"models: {', '.join(sorted(MODELS))}.")
+    return MODELS[name]
 
 
-def model_spec(name: str) -> DictConfig:
-    """``conf/srl/model/<name>.yaml`` merged into :class:`ModelSpec`; a clear error for an unknown name."""
-    path = SRL_CONF_DIR / "model" / f"{name}.yaml"
-    if not path.exists():
-        raise ConfigError(f"srl model {name!r} does not exist (no conf/srl/model/{name}.yaml); available models: "
-                          f"{', '.join(options('srl/model'))}.")
-    return OmegaConf.merge(OmegaConf.structured(ModelSpec), _yaml_body(path))
-
-
-def train_config(model: str, dataset: str = MISSING, overrides: dict[str, Any] | None = None) -> DictConfig:
+def train_config(model: str | ModelSpec | DictConfig, dataset: str = MISSING,
+                 overrides: dict[str, Any] | None = None) -> DictConfig:
     """The config ``python -m srl.train dataset=<dataset> model=<model> <overrides>`` composes.
 
+    :param model: a name of :data:`MODELS`, or a spec (the ``srl_model.spec`` a run composed).
     :param overrides: dotted keys to values, e.g. ``{"epochs": 1, "model.state_dim": 10}``.
     """
-    cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), _yaml_body(SRL_CONF_DIR / "train.yaml"))
-    cfg.model = model_spec(model)
+    cfg = OmegaConf.structured(TrainConfig)
+    cfg.model = model_spec(model) if isinstance(model, str) else model
     cfg.dataset = dataset
     for key, value in (overrides or {}).items():
         try:
             OmegaConf.update(cfg, key, value, merge=False)
         except OmegaConfBaseException as error:
             raise ConfigError(f"cannot set {key}={value!r} in the SRL training config: {error.msg}") from None
-    return cfg
-
-
-def dataset_config(env: str, overrides: dict[str, Any] | None = None) -> DictConfig:
-    """The config ``python -m srl.dataset env=<env> <overrides>`` composes."""
-    cfg = OmegaConf.merge(OmegaConf.structured(DatasetConfig), _yaml_body(SRL_CONF_DIR / "dataset.yaml"))
-    cfg.env = env
-    for key, value in (overrides or {}).items():
-        OmegaConf.update(cfg, key, value, merge=False)
     return cfg
 
 

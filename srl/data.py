@@ -20,16 +20,23 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rlzoo.validation import ConfigError
-from srl.dataset import DATASET_CONFIG, GROUND_TRUTH, IMAGES_FILE, PREPROCESSED
+from srl.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+#: the files of a dataset folder (the original's layout, plus ``images.npy``; see :mod:`srl.dataset`)
+DATASET_CONFIG = "dataset_config.json"
+ENV_GLOBALS = "env_globals.json"
+PREPROCESSED = "preprocessed_data.npz"
+GROUND_TRUTH = "ground_truth.npz"
+IMAGES_FILE = "images.npy"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -209,6 +216,55 @@ def _load_jpgs(folder: Path, images_path: np.ndarray, image_size: int | None) ->
             image = image.resize((size, size), Image.Resampling.BOX)
         images[i] = np.asarray(image)
     return images
+
+
+class Episode(NamedTuple):
+    """One recorded episode of T frames, in the dataset's alignment (action t and reward t follow frame t)."""
+
+    images: np.ndarray  #: uint8 RGB, (T, S, S, 3)
+    actions: np.ndarray  #: (T,) or (T, action_dim)
+    rewards: np.ndarray  #: (T,)
+    ground_truth: np.ndarray  #: absolute agent position, (T, d) (m)
+    frame_targets: np.ndarray  #: target position of each frame, (T, d_t) (m)
+
+
+def write_dataset(folder: Path, name: str, episodes: Sequence[Callable[[], Episode]], lengths: Sequence[int],
+                  image_size: int, config: dict[str, Any], env_globals: dict[str, Any]) -> None:
+    """Write the dataset files of ``folder`` from its episodes, in order, one episode in memory at a time.
+
+    :param name: the dataset's name (prefix of ``images_path``: ``<name>/record_XXX/frameXXXXXX``).
+    :param episodes: loaders of the episodes. :param lengths: frames of each episode (T).
+    :param image_size: side S of the images (pixels).
+    :param config: ``dataset_config.json`` (``n_frames`` and ``image_format`` are set here).
+    :param env_globals: ``env_globals.json`` (the env module's constants).
+    """
+    n = int(sum(lengths))
+    images = np.lib.format.open_memmap(folder / IMAGES_FILE, mode="w+", dtype=np.uint8,
+                                       shape=(n, image_size, image_size, 3))
+    actions, rewards, starts, gts, frame_targets, targets, paths = [], [], [], [], [], [], []
+    offset = 0
+    for index, (load, length) in enumerate(zip(episodes, lengths)):
+        episode = load()
+        images[offset:offset + length] = episode.images
+        actions.append(episode.actions)
+        rewards.append(episode.rewards)
+        gts.append(episode.ground_truth)
+        frame_targets.append(episode.frame_targets)
+        targets.append(episode.frame_targets[0])
+        episode_starts = np.zeros(length, dtype=bool)
+        episode_starts[0] = True
+        starts.append(episode_starts)
+        paths.extend(f"{name}/record_{index:03d}/frame{step:06d}" for step in range(length))
+        offset += length
+    images.flush()
+    del images
+    np.savez(folder / PREPROCESSED, actions=np.concatenate(actions), rewards=np.concatenate(rewards),
+             episode_starts=np.concatenate(starts))
+    np.savez(folder / GROUND_TRUTH, ground_truth_states=np.concatenate(gts), target_positions=np.stack(targets),
+             images_path=np.asarray(paths), frame_target_positions=np.concatenate(frame_targets))
+    config = {**config, "image_size": image_size, "image_format": "npy", "n_frames": n}
+    (folder / DATASET_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
+    (folder / ENV_GLOBALS).write_text(json.dumps(env_globals, indent=2, sort_keys=True))
 
 
 def resize_images(images: np.ndarray, size: int, chunk: int = 1024) -> np.ndarray:

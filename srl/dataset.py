@@ -1,8 +1,9 @@
 """Record an SRL dataset: ``python -m srl.dataset env=MobileRobot episodes=50 [n_workers=2] [random_target=true]``.
 
-A random policy (``action_space.sample()``), or the agent of a ``python main.py`` run folder (``agent=<run>``),
-acts in ``episodes`` episodes spread over ``n_workers`` processes, with a progress bar. Episode ``i`` is seeded
-from ``seed`` and ``i`` alone, so the dataset does not depend on the number of processes.
+A random policy (``action_space.sample()``), or a trained agent that the caller hands over as a factory (the
+replay command does: ``python -m rlzoo.enjoy <run folder> --record-dataset <folder>``), acts in ``episodes``
+episodes spread over ``n_workers`` processes, with a progress bar. Episode ``i`` is seeded from ``seed`` and ``i``
+alone, so the dataset does not depend on the number of processes.
 
 Layout (the original toolbox's, spec srl-zoo.md 2.1-2.2, so its datasets and ours load the same way)::
 
@@ -30,29 +31,49 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 import shutil
 import sys
 import time
 import types
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from rlzoo.validation import ConfigError
 from srl.config import CONF_DIR, options
+from srl.data import Episode, write_dataset
+from srl.errors import ConfigError
+from srl.progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
-IMAGES_FILE = "images.npy"
-DATASET_CONFIG = "dataset_config.json"
-ENV_GLOBALS = "env_globals.json"
-PREPROCESSED = "preprocessed_data.npz"
-GROUND_TRUTH = "ground_truth.npz"
 _PARTS = ".episodes"
+
+
+class RecordingAgent(Protocol):
+    """A trained agent with one env built like its training env (``rlzoo.replay.Replay`` is one).
+
+    ``env`` is a one-env VecEnv (``reset``, ``step``, ``close``) and ``robot`` the toolbox env behind it, whose
+    camera and ground truth are recorded.
+    """
+
+    env: Any
+    robot: Any
+
+    def seed(self, seed: int) -> None:
+        """Seed the env's next reset and the agent's action sampling (an episode depends on its seed alone)."""
+
+    def act(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """The action for a batch of one observation, shape ``(1, *action_shape)``."""
+
+
+#: builds a :class:`RecordingAgent` in a recording process; must be picklable (e.g. a ``functools.partial``)
+AgentFactory = Callable[[], RecordingAgent]
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,8 @@ class RecordSettings:
     :param out_dir: the folder being written. :param name: dataset name (prefix of ``images_path``).
     :param base_seed: episode ``i`` is seeded with ``base_seed + i``.
     :param image_size: side of stored images. :param max_steps: cut episodes to this many steps (None: no cut).
-    :param agent: run folder of an agent, or None for the random policy. :param save_jpg: write per-frame JPEGs.
+    :param agent: builds the acting agent in each process, or None for the random policy.
+    :param save_jpg: write per-frame JPEGs.
     """
 
     env_id: str
@@ -73,7 +95,7 @@ class RecordSettings:
     base_seed: int
     image_size: int
     max_steps: int | None
-    agent: str | None
+    agent: AgentFactory | None
     save_jpg: bool
 
 
@@ -96,17 +118,6 @@ def resolve_env(env: str, random_target: bool = False, shape_reward: bool = Fals
                       f"{', '.join(options('env'))}.")
 
 
-def agent_env(run_dir: Path) -> tuple[str, dict[str, Any]]:
-    """The gymnasium id and env kwargs a ``python main.py`` run trained on."""
-    path = run_dir / ".hydra" / "config.yaml"
-    if not path.exists():
-        raise ConfigError(f"agent={run_dir} is not a run folder of python main.py (.hydra/config.yaml is missing).")
-    cfg = OmegaConf.load(path)
-    kwargs = dict(OmegaConf.to_container(cfg.env.kwargs, resolve=True))
-    kwargs["control"] = cfg.action_space.control
-    return str(cfg.env.id), kwargs
-
-
 # --- one worker -------------------------------------------------------------------------------------------------
 _WORKER: dict[str, Any] = {}
 
@@ -123,19 +134,8 @@ def _init_worker(settings: RecordSettings) -> None:
         env = gymnasium.make(settings.env_id, **_recording_kwargs(settings))
         _WORKER.update(env=env, robot=env.unwrapped)
     else:
-        from rlzoo.enjoy import load_run
-
-        overrides = {} if _agent_sees_pixels(Path(settings.agent)) else {"image_size": settings.image_size}
-        replay = load_run(Path(settings.agent), **overrides)
-        inner = replay.env
-        while hasattr(inner, "venv"):  # VecNormalize, the SRL encoder...
-            inner = inner.venv
-        _WORKER.update(replay=replay, robot=inner.envs[0].unwrapped)
-
-
-def _agent_sees_pixels(run_dir: Path) -> bool:
-    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    return cfg.srl_model.observation == "pixels"
+        agent = settings.agent()
+        _WORKER.update(replay=agent, robot=agent.robot)
 
 
 def _recording_kwargs(settings: RecordSettings) -> dict[str, Any]:
@@ -163,18 +163,18 @@ def _record_episode(index: int) -> tuple[int, int]:
     """Record episode ``index`` into ``<out>/.episodes/ep_<index>.npz``; returns (index, frames)."""
     settings: RecordSettings = _WORKER["settings"]
     robot = _WORKER["robot"]
-    seed = settings.base_seed + index
+    seed = (settings.base_seed + index) % 2**32  # numpy and torch take seeds below 2**32
     frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     actions: list[Any] = []
     rewards: list[float] = []
     limit = settings.max_steps or math.inf
     if "replay" in _WORKER:
         replay = _WORKER["replay"]
-        replay.env.seed(seed)
+        replay.seed(seed)
         obs = replay.env.reset()
         frames.append(_frame(robot))
         while True:
-            action = replay.model.get_action(obs, deterministic=False)
+            action = replay.act(obs, deterministic=False)
             obs, reward, done, _ = replay.env.step(action)
             actions.append(np.asarray(action)[0])
             rewards.append(float(reward[0]))
@@ -237,8 +237,8 @@ def _env_globals(env_id: str) -> dict[str, Any]:
 
 def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] | None = None, episodes: int = 50,
                    n_workers: int = 1, seed: int = 0, image_size: int = 64, max_steps: int | None = None,
-                   agent: str | None = None, save_jpg: bool = False, force: bool = False,
-                   progress: bool = True) -> Path:
+                   agent: AgentFactory | None = None, policy: str = "random", save_jpg: bool = False,
+                   force: bool = False, progress: bool = True) -> Path:
     """Record a dataset into ``out_dir`` (written to a temporary folder, renamed when complete).
 
     :param env_id: gymnasium id of an SRL env (``envs.base.SRLEnv``).
@@ -246,14 +246,14 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
     :param episodes: number of episodes. :param n_workers: processes (at most ``episodes``).
     :param seed: base seed. :param image_size: side of the stored images (pixels).
     :param max_steps: cut every episode to this many steps (None: the env's limit).
-    :param agent: a run folder whose agent acts (None: random actions).
+    :param agent: builds the acting agent in each recording process (None: random actions); its env must be the
+        env ``env_id`` with ``env_kwargs``, rendering at ``image_size``.
+    :param policy: what acts, recorded in ``dataset_config.json`` (``random``, or the agent's run folder).
     :param save_jpg: also write one JPEG per frame (the original's format).
     :param force: replace an existing ``out_dir``.
     :param progress: progress bar on stderr.
     :return: ``out_dir``.
     """
-    from tqdm import tqdm
-
     out_dir = Path(out_dir).absolute()
     if episodes < 1:
         raise ConfigError(f"episodes={episodes} is invalid: record at least 1 episode.")
@@ -262,17 +262,10 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
     if out_dir.exists() and not force:
         raise ConfigError(f"the dataset folder {out_dir} already exists; pass force=true to overwrite it or choose "
                           "another name=<name>.")
-    if agent is not None:
-        agent_env(Path(agent))  # a clear error when it is not a run folder
-        if _agent_sees_pixels(Path(agent)):
-            run_size = int(OmegaConf.load(Path(agent) / ".hydra" / "config.yaml").image_size)
-            if run_size != image_size:
-                log.warning("the agent of %s sees %dx%d images: recording at that size, not %d", agent, run_size,
-                            run_size, image_size)
-                image_size = run_size
     env_kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in ("observation", "image_size",
                                                                              "render_mode", "gui")}
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{multiprocessing.current_process().pid}")
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    _remove_stale_temporaries(out_dir)
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / _PARTS).mkdir(parents=True)
     settings = RecordSettings(env_id=env_id, env_kwargs=env_kwargs, out_dir=tmp, name=out_dir.name,
@@ -281,8 +274,7 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
     n_workers = max(1, min(n_workers, episodes))
     start = time.perf_counter()
     lengths: dict[int, int] = {}
-    bar = tqdm(total=episodes, unit="episode", desc=f"recording {out_dir.name}", disable=not progress,
-               file=sys.stderr)
+    bar = progress_bar(episodes, f"recording {out_dir.name}", "episode", enabled=progress)
     try:
         if n_workers == 1:
             _init_worker(settings)
@@ -310,7 +302,7 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
         bar.close()
     elapsed = time.perf_counter() - start
     robot_info = _describe_env(settings)
-    _merge(tmp, settings, episodes, robot_info, seed=seed, episodes=episodes, policy=agent or "random")
+    _merge(tmp, settings, episodes, robot_info, seed=seed, episodes=episodes, policy=policy)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
@@ -318,6 +310,25 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
     log.info("Recorded %d frames in %d episodes of %s in %.1f s (%.0f frames/s with %d process%s) to %s", frames,
              episodes, env_id, elapsed, frames / elapsed, n_workers, "" if n_workers == 1 else "es", out_dir)
     return out_dir
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Delete the temporary folders of ``out_dir`` whose recording process is gone (killed mid-recording)."""
+    for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            log.info("Removing %s, left by an interrupted recording", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _close_worker() -> None:
@@ -343,6 +354,12 @@ def _describe_env(settings: RecordSettings) -> dict[str, Any]:
     return info
 
 
+def _load_part(path: Path) -> Episode:
+    with np.load(path) as data:
+        return Episode(images=data["images"], actions=data["actions"], rewards=data["rewards"],
+                       ground_truth=data["ground_truth"], frame_targets=data["frame_targets"])
+
+
 def _merge(tmp: Path, settings: RecordSettings, n_episodes: int, robot_info: dict[str, Any], **extra: Any) -> None:
     """Concatenate the episode parts into the dataset files, in episode order."""
     parts = [tmp / _PARTS / f"ep_{i:06d}.npz" for i in range(n_episodes)]
@@ -350,35 +367,10 @@ def _merge(tmp: Path, settings: RecordSettings, n_episodes: int, robot_info: dic
     for part in parts:
         with np.load(part) as data:
             lengths.append(len(data["rewards"]))
-    n = sum(lengths)
-    size = settings.image_size
-    images = np.lib.format.open_memmap(tmp / IMAGES_FILE, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
-    actions, rewards, starts, gts, frame_targets, targets, paths = [], [], [], [], [], [], []
-    offset = 0
-    for index, (part, length) in enumerate(zip(parts, lengths)):
-        with np.load(part) as data:
-            images[offset:offset + length] = data["images"]
-            actions.append(data["actions"])
-            rewards.append(data["rewards"])
-            gts.append(data["ground_truth"])
-            frame_targets.append(data["frame_targets"])
-            targets.append(data["frame_targets"][0])
-        episode_starts = np.zeros(length, dtype=bool)
-        episode_starts[0] = True
-        starts.append(episode_starts)
-        paths.extend(f"{settings.name}/record_{index:03d}/frame{step:06d}" for step in range(length))
-        offset += length
-    images.flush()
-    del images
-    np.savez(tmp / PREPROCESSED, actions=np.concatenate(actions), rewards=np.concatenate(rewards),
-             episode_starts=np.concatenate(starts))
-    np.savez(tmp / GROUND_TRUTH, ground_truth_states=np.concatenate(gts), target_positions=np.stack(targets),
-             images_path=np.asarray(paths), frame_target_positions=np.concatenate(frame_targets))
     config = {**robot_info, "env_id": settings.env_id, "env_kwargs": settings.env_kwargs,
-              "image_size": settings.image_size, "image_format": "npy", "n_frames": n,
               "max_steps": settings.max_steps, **extra}
-    (tmp / DATASET_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
-    (tmp / ENV_GLOBALS).write_text(json.dumps(_env_globals(settings.env_id), indent=2, sort_keys=True))
+    write_dataset(tmp, settings.name, [partial(_load_part, part) for part in parts], lengths, settings.image_size,
+                  config, _env_globals(settings.env_id))
     shutil.rmtree(tmp / _PARTS)
 
 
@@ -386,20 +378,20 @@ def _merge(tmp: Path, settings: RecordSettings, n_episodes: int, robot_info: dic
 def run(cfg: DictConfig) -> Path:
     """Record the dataset ``cfg`` describes (see :class:`srl.config.DatasetConfig`)."""
     if cfg.agent:
-        env_id, env_kwargs = agent_env(Path(cfg.agent))
-        log.info("Recording with the agent of %s on its env %s (env=%s is ignored)", cfg.agent, env_id, cfg.env)
-    else:
-        env_id, env_kwargs = resolve_env(cfg.env, cfg.random_target, cfg.shape_reward)
-        env_kwargs["control"] = cfg.control
+        raise ConfigError(f"agent={cfg.agent}: a trained agent records its dataset with the replay command, which "
+                          f"builds the agent's own env: python -m rlzoo.enjoy {cfg.agent} --record-dataset "
+                          f"{Path(cfg.save_path) / (cfg.name or 'agent_dataset')} --episodes {cfg.episodes}.")
+    env_id, env_kwargs = resolve_env(cfg.env, cfg.random_target, cfg.shape_reward)
+    env_kwargs["control"] = cfg.control
     env_kwargs.update(OmegaConf.to_container(cfg.env_kwargs))
     name = cfg.name or f"{cfg.env}_seed{cfg.seed}"
     return record_dataset(Path(cfg.save_path) / name, env_id, env_kwargs, episodes=cfg.episodes,
                           n_workers=cfg.n_workers, seed=cfg.seed, image_size=cfg.image_size, max_steps=cfg.max_steps,
-                          agent=cfg.agent, save_jpg=cfg.save_jpg, force=cfg.force, progress=cfg.progress)
+                          save_jpg=cfg.save_jpg, force=cfg.force, progress=cfg.progress)
 
 
 def main() -> None:
-    """``python -m srl.dataset [key=value ...]``: compose ``conf/srl/dataset.yaml`` and record."""
+    """``python -m srl.dataset [key=value ...]``: compose ``srl/conf/dataset.yaml`` and record."""
     import hydra
 
     from srl.config import SRL_CONF_DIR, register_srl_configs

@@ -16,8 +16,8 @@ separate process fed by one queue per env; there is neither here.
   ``srl_models/<env id>/datasets/<hash>/``. A file lock makes parallel sweep jobs wait for one training instead
   of training twice. ``SRL_MODELS_DIR`` moves the cache.
 
-When the run folder is given, the model folder used is written to ``<run>/srl_model.json``, and a resumed run
-or a replay reads it back, so ``latest`` cannot change under a run.
+When a record file is given (the run folder's, which ``rlzoo.run_folder`` names), the model folder used is written
+to it, and a resumed run or a replay reads it back, so ``latest`` cannot change under a run.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import fcntl
 import json
 import logging
 import os
-import pickle
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,14 +38,14 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from rlzoo.validation import ConfigError
 from srl.config import cache_root, config_hash, train_config
+from srl.errors import ConfigError
 from srl.inference import inference_encoder
 from srl.models import EXP_CONFIG, MODEL_FILE, load_model, read_exp_config
 
 log = logging.getLogger(__name__)
-RUN_RECORD = "srl_model.json"
-#: keys of ``conf/srl/train.yaml`` that do not change the trained model (left out of the cache hash)
+#: keys of the SRL training config (``srl.config.TrainConfig``) that do not change the trained model (left out
+#: of the cache hash)
 _NOT_DEFINING = ("dataset", "log_folder", "device", "torch_threads", "progress", "plots", "knn_samples",
                  "knn_neighbors", "knn_seed")
 #: env kwargs that recording sets itself
@@ -107,24 +107,6 @@ class SRLEncoder(VecEnvWrapper):
         self.model, _ = load_model(self.model_folder, self.device)
         self._encode = inference_encoder(self.model.eval(), self.device)
 
-    def set_venv(self, venv: VecEnv) -> None:
-        """Wrap ``venv`` after unpickling (the ``VecNormalize.load`` pattern)."""
-        _check_pixels(venv.observation_space, self.image_size, self.model_folder)
-        VecEnvWrapper.__init__(self, venv, observation_space=self.observation_space)
-
-    def save(self, path: Path | str) -> None:
-        """Pickle the wrapper (the model folder's path, not its weights)."""
-        with open(path, "wb") as f:
-            pickle.dump(self, f)
-
-    @staticmethod
-    def load(path: Path | str, venv: VecEnv) -> SRLEncoder:
-        """Load a pickled wrapper around ``venv``."""
-        with open(path, "rb") as f:
-            encoder: SRLEncoder = pickle.load(f)
-        encoder.set_venv(venv)
-        return encoder
-
 
 def _check_pixels(space: gym.Space, image_size: int, folder: str) -> None:
     shape = getattr(space, "shape", None)
@@ -144,16 +126,17 @@ def _get(cfg: Any, key: str, default: Any = None) -> Any:
 
 
 def make_encoder(srl_model_cfg: Any, env_id: str, image_size: int, seed: int, env_kwargs: dict[str, Any] | None = None,
-                 run_dir: Path | str | None = None, device: str = "cpu") -> Callable[[VecEnv], VecEnv] | None:
+                 record: Path | str | None = None, device: str = "cpu") -> Callable[[VecEnv], VecEnv] | None:
     """The ``EnvFactory.encoder`` of a run: wraps the raw VecEnv in an :class:`SRLEncoder` of the right model.
 
     Returns None for observations the env produces itself (``srl_model.model`` null: ground_truth, raw_pixels...).
 
-    :param srl_model_cfg: the run's ``srl_model`` config (``model``, ``path``, ``state_dim``, ``losses``, ...).
+    :param srl_model_cfg: the run's ``srl_model`` config (``model``, ``spec``, ``path``, ...).
     :param env_id: the run's gymnasium id. :param image_size: the run's image size (pixels).
     :param seed: the run's seed (seeds the on-demand dataset and training when ``srl_model.seed`` is null).
     :param env_kwargs: the run's env kwargs (``random_target`` ... shape the on-demand dataset).
-    :param run_dir: the run folder: the model used is recorded there, and read back when already recorded.
+    :param record: the run's record of its SRL model (a JSON file): the model used is written there, and read
+        back when already recorded.
     :param device: torch device of the encoder (``cpu``, ``cuda``, ``auto``).
     :raises ConfigError: no such model, model of another env or image size, bad loss list.
     """
@@ -162,7 +145,7 @@ def make_encoder(srl_model_cfg: Any, env_id: str, image_size: int, seed: int, en
         return None
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    folder = resolve_model(srl_model_cfg, env_id, image_size, seed, env_kwargs, run_dir)
+    folder = resolve_model(srl_model_cfg, env_id, image_size, seed, env_kwargs, record)
     model, exp = load_model(folder, device)
     trained_on = exp.get("env-id")
     if trained_on is not None and trained_on != env_id:
@@ -175,12 +158,10 @@ def make_encoder(srl_model_cfg: Any, env_id: str, image_size: int, seed: int, en
     if exp.get("model-name") not in (None, name):
         log.warning("srl_model=%s but %s is a %s model; its exp_config.json decides what it is", name, folder,
                     exp.get("model-name"))
-    if run_dir is not None:
-        record = Path(run_dir) / RUN_RECORD
-        if not record.exists():
-            Path(run_dir).mkdir(parents=True, exist_ok=True)
-            record.write_text(json.dumps({"path": str(folder), "model": name, "env_id": env_id,
-                                          "state_dim": exp["state-dim"], "losses": exp.get("loss-specs")}, indent=2))
+    if record is not None and not Path(record).exists():
+        Path(record).parent.mkdir(parents=True, exist_ok=True)
+        Path(record).write_text(json.dumps({"path": str(folder), "model": name, "env_id": env_id,
+                                            "state_dim": exp["state-dim"], "losses": exp.get("loss-specs")}, indent=2))
     log.info("SRL model %s: %s (losses %s, state dim %d, %dx%d images)", name, folder,
              " ".join(exp.get("loss-specs") or exp["losses"]), exp["state-dim"], image_size, image_size)
 
@@ -191,10 +172,10 @@ def make_encoder(srl_model_cfg: Any, env_id: str, image_size: int, seed: int, en
 
 
 def resolve_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
-                  env_kwargs: dict[str, Any] | None = None, run_dir: Path | str | None = None) -> Path:
+                  env_kwargs: dict[str, Any] | None = None, record: Path | str | None = None) -> Path:
     """The model folder ``srl_model`` designates (see the module docstring); trains it when needed."""
-    if run_dir is not None and (Path(run_dir) / RUN_RECORD).exists():
-        recorded = Path(json.loads((Path(run_dir) / RUN_RECORD).read_text())["path"])
+    if record is not None and Path(record).exists():
+        recorded = Path(json.loads(Path(record).read_text())["path"])
         read_exp_config(recorded)
         return recorded
     path = _get(srl_model_cfg, "path")
@@ -262,19 +243,18 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     for key in ("epochs", "batch_size"):
         if _get(srl_model_cfg, key) is not None:
             overrides[key] = _get(srl_model_cfg, key)
-    if _get(srl_model_cfg, "state_dim") is not None:
-        overrides["model.state_dim"] = _get(srl_model_cfg, "state_dim")
-    if _get(srl_model_cfg, "losses") is not None:
-        overrides["model.losses"] = list(_get(srl_model_cfg, "losses"))
-    return dataset, train_config(_get(srl_model_cfg, "model"), overrides=overrides)
+    # a run's config composes the spec; one saved before specs were composed names a catalogue model
+    spec = _get(srl_model_cfg, "spec") or _get(srl_model_cfg, "model")
+    return dataset, train_config(spec, overrides=overrides)
 
 
 def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
                  env_kwargs: dict[str, Any] | None = None) -> Path:
     """The cached model for this env and config; records its dataset and trains it first when missing.
 
-    The cache key hashes the dataset (env, env kwargs, episodes, seed, image size) and every training key that
-    changes the model (losses, state dim, architecture, epochs, batch size, learning rate, seed, ...).
+    The model is trained with the run's ``srl_model.spec``. The cache key hashes the dataset (env, env kwargs,
+    episodes, seed, image size) and every training key that changes the model (the spec: losses, state dim,
+    architecture; epochs, batch size, learning rate, seed, ...).
     """
     from omegaconf import OmegaConf
 
@@ -299,7 +279,13 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
                  ", ".join(str(s) for s in cfg.model.losses), dataset_desc["episodes"], folder)
         dataset = ensure_dataset(dataset_desc, dataset_hash)
         cfg.dataset = str(dataset)
-        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+        # under the lock no other process trains this model: a temporary folder of another process is what a killed
+        # one left; the one of this name holds an interrupted training, which resumes after its last epoch
+        tmp = folder.with_name(f"{folder.name}.tmp-training")
+        for stale in folder.parent.glob(f"{folder.name}.tmp-*"):
+            if stale != tmp:
+                log.info("Removing %s, left by an interrupted training", stale)
+                shutil.rmtree(stale, ignore_errors=True)
         train_model(cfg, log_folder=tmp)
         exp = json.loads((tmp / EXP_CONFIG).read_text())
         exp["log-folder"], exp["experiment-name"] = str(folder), folder.name
@@ -310,7 +296,8 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
 
 def ensure_dataset(dataset_desc: dict[str, Any], dataset_hash: str) -> Path:
     """The cached on-demand dataset ``dataset_desc`` describes; recorded (random policy) when missing."""
-    from srl.dataset import PREPROCESSED, record_dataset
+    from srl.data import PREPROCESSED
+    from srl.dataset import record_dataset
 
     folder = cache_root() / dataset_desc["env_id"] / "datasets" / dataset_hash
     with file_lock(folder.with_name(f".{folder.name}.lock")):

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from rlzoo.validation import ConfigError
+from srl.errors import ConfigError
 
 if TYPE_CHECKING:
     from srl.models import SRLModel

@@ -29,13 +29,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlzoo.validation import ConfigError
+from srl.errors import ConfigError
 from srl.losses import DECODER_LOSSES, LossSpec, parse_losses, split_slices
 
 MODEL_TYPES = ("cnn", "custom_cnn", "mlp", "linear")
 INVERSE_MODEL_TYPES = ("linear", "mlp")
 MODEL_FILE = "srl_model.pth"
 EXP_CONFIG = "exp_config.json"
+#: an SRL model folder's training config and summary (losses, GTC, KNN-MSE, times), next to the model
+TRAIN_CONFIG = "config.yaml"
+METRICS_FILE = "metrics.json"
 
 
 class Encoded(NamedTuple):

@@ -1,8 +1,8 @@
 """Train an SRL model: ``python -m srl.train dataset=<folder> model=<name> [epochs=30] [image_size=64] ...``.
 
-``model`` is an option of ``conf/srl/model`` (autoencoder, vae, dae, inverse, forward, reward, robotic_priors,
-srl_combination, srl_splits, supervised, pca, random, and the combinations of the original toolbox); its keys can
-be overridden (``model.state_dim=50``, ``'model.losses=[autoencoder:1:48,inverse:2:2]'``).
+``model`` is an entry of the catalogue ``srl.config.MODELS`` (autoencoder, vae, dae, inverse, forward, reward,
+robotic_priors, srl_combination, srl_splits, supervised, pca, random, and the combinations of the original toolbox);
+its keys can be overridden (``model.state_dim=50``, ``'model.losses=[autoencoder:1:48,inverse:2:2]'``).
 
 The model folder (``log_folder``, default ``srl_models/<env id>/<date>_<model>_ST_DIM<d>_SEED<s>/``) receives:
 ``exp_config.json`` (everything :func:`srl.models.load_model` needs to rebuild the model from the folder alone),
@@ -44,15 +44,19 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from rlzoo.validation import ConfigError
 from srl.config import cache_root
 from srl.data import SRLDataset, load_dataset, occlude, preprocess
+from srl.errors import ConfigError
 from srl.losses import ACTION_LOSSES, Batch, LossSpec, compute_losses, parse_losses, split_slices
 from srl.metrics import gt_labels, gtc, knn_mse, plot_losses, plot_states
-from srl.models import EXP_CONFIG, MODEL_FILE, MODEL_TYPES, PCAModel, SRLModel
+from srl.models import EXP_CONFIG, METRICS_FILE, MODEL_FILE, MODEL_TYPES, TRAIN_CONFIG, PCAModel, SRLModel
+from srl.progress import progress
 
 log = logging.getLogger(__name__)
 PREDICT_BATCH = 256
+#: per-epoch training state in a model folder (model, optimizer, random generators, history): an interrupted
+#: training resumes from it, and it is deleted when the training completes
+TRAINING_STATE = "training_state.pt"
 
 
 @dataclass
@@ -207,7 +211,7 @@ def _train(cfg: DictConfig, the_plan: Plan, folder: Path) -> Path:
     model.to(device)
     config = exp_config(cfg, the_plan, folder, model)
     _write_json(folder / EXP_CONFIG, {**config, "status": "training"})
-    OmegaConf.save(cfg, folder / "config.yaml")
+    OmegaConf.save(cfg, folder / TRAIN_CONFIG)
 
     transitions = dataset.transitions
     if cfg.training_set_size > 0:
@@ -234,7 +238,7 @@ def _train(cfg: DictConfig, the_plan: Plan, folder: Path) -> Path:
     states = predict_states(model, dataset.images, device)
     np.savez(folder / "states_rewards.npz", states=states, rewards=dataset.rewards)
     metrics = _evaluate(cfg, states, dataset, folder)
-    _write_json(folder / "metrics.json", {**summary, **metrics})
+    _write_json(folder / METRICS_FILE, {**summary, **metrics})
     _write_json(folder / EXP_CONFIG, {**config, "status": "trained"})
     log.info("GTC %s, GTC_mean %.3f, KNN-MSE %.4f; model folder %s",
              [None if v is None else round(v, 3) for v in metrics["gt_corr"]], metrics["gt_corr_mean"],
@@ -244,18 +248,28 @@ def _train(cfg: DictConfig, the_plan: Plan, folder: Path) -> Path:
 
 def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx: np.ndarray, val_idx: np.ndarray,
          device: torch.device, folder: Path, rng: np.random.Generator) -> dict[str, Any]:
-    from tqdm import tqdm
-
     batches = _Batches(dataset, model, device, cfg.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     batch_size = min(cfg.batch_size, len(train_idx))
     per_epoch = max(1, len(train_idx) // batch_size)  # the incomplete last batch is dropped (BatchNorm)
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
     best, best_epoch, samples, train_time, train_cpu = math.inf, 0, 0, 0.0, 0.0
-    bar = tqdm(total=cfg.epochs * per_epoch, unit="batch", desc=f"training {cfg.model.name}",
-               disable=not cfg.progress, file=sys.stderr)
+    first = 1
+    resumed = _load_training_state(folder / TRAINING_STATE, cfg)
+    if resumed is not None:  # an interrupted training of this same config: continue after its last epoch
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        rng.bit_generator.state = resumed["rng"]
+        torch.set_rng_state(resumed["torch_rng"])
+        batches.generator.set_state(resumed["batch_rng"])
+        history, best, best_epoch = resumed["history"], resumed["best"], resumed["best_epoch"]
+        samples, train_time, train_cpu = resumed["samples"], resumed["train_time"], resumed["train_cpu"]
+        first = resumed["epoch"] + 1
+        log.info("Resuming the training in %s after epoch %d of %d", folder, resumed["epoch"], cfg.epochs)
+    bar = progress(cfg.epochs * per_epoch, f"training {cfg.model.name}", "batch", enabled=cfg.progress)
+    bar.update((first - 1) * per_epoch)
     try:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(first, cfg.epochs + 1):
             model.train()
             order = rng.permutation(train_idx)
             sums: dict[str, float] = {}
@@ -286,8 +300,14 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
             if val < best or not len(val_idx):
                 best, best_epoch = val, epoch
                 _save_state(model, folder / MODEL_FILE)
+            _save_state({"config": _defining(cfg), "epoch": epoch, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
+                         "torch_rng": torch.get_rng_state(), "batch_rng": batches.generator.get_state(),
+                         "history": history, "best": best, "best_epoch": best_epoch, "samples": samples,
+                         "train_time": train_time, "train_cpu": train_cpu}, folder / TRAINING_STATE)
     finally:
         bar.close()
+    (folder / TRAINING_STATE).unlink(missing_ok=True)
     np.savez(folder / "loss_history.npz", **{k: np.asarray(v) for k, v in history.items()})
     if cfg.plots:
         plot_losses(history, folder / "losses.png")
@@ -306,10 +326,28 @@ def _validate(cfg: DictConfig, model: torch.nn.Module, batches: _Batches, val_id
     return total / len(val_idx)
 
 
-def _save_state(model: torch.nn.Module, path: Path) -> None:
+def _save_state(state: torch.nn.Module | dict[str, Any], path: Path) -> None:
+    """Save a model's weights (or a training state) atomically."""
     tmp = path.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp)
+    torch.save(state.state_dict() if isinstance(state, torch.nn.Module) else state, tmp)
     os.replace(tmp, path)
+
+
+def _defining(cfg: DictConfig) -> dict[str, Any]:
+    """The keys of a training config that change its result (what a resumed training must share)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
+            if k not in ("progress", "plots", "log_folder", "device", "torch_threads")}
+
+
+def _load_training_state(path: Path, cfg: DictConfig) -> dict[str, Any] | None:
+    """The state an interrupted training left in its folder, if it trained this same config."""
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("config") != _defining(cfg):
+        log.warning("%s holds the state of a training with another config: starting over", path.parent)
+        return None
+    return state
 
 
 def _fit_pca(cfg: DictConfig, model: PCAModel, dataset: SRLDataset, train_idx: np.ndarray, device: torch.device,

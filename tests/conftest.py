@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
 #: overrides that make a training run take a second or two
 FAST = ["total_timesteps=512", "n_envs=2", "algo.n_steps=64", "algo.n_minibatches=2", "checkpoint_interval=256",
-        "log_interval=256", "visdom=false"]
+        "log_interval=256", "live_plots=none"]
 
 register_configs()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_main
-from rlzoo.enjoy import evaluate, load_run
+from rlzoo.replay import evaluate, load_run
 
 CLASS_MODULE = '''
 """TinyA2C: SB3's A2C under the toolbox interface, discrete actions only."""
@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from stable_baselines3 import A2C
 
-from rlzoo.base import ActionType, AlgoType, SearchParam, ToolboxAlgorithm
+from rlzoo.base import ActionType, AlgoType, ToolboxAlgorithm
 
 
 class TinyA2C(ToolboxAlgorithm, A2C):
@@ -33,10 +33,6 @@ class TinyA2C(ToolboxAlgorithm, A2C):
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
     action_types: ClassVar[tuple[ActionType, ...]] = (ActionType.DISCRETE,)
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        return {"learning_rate": SearchParam("float", 1e-5, 1e-2, log=True)}
 '''
 
 
@@ -65,7 +61,7 @@ def test_new_algorithm_trains_from_the_command_line(tiny_algorithm: tuple[str, s
     name, target, conf = tiny_algorithm
     run_dir = tmp_path / "run"
     result = run_main([f"algo={name}", f"hydra.searchpath=[file://{conf}]", "total_timesteps=512", "n_envs=2",
-                       "visdom=false", f"hydra.run.dir={run_dir}"])
+                       "live_plots=none", f"hydra.run.dir={run_dir}"])
     assert result.returncode == 0, result.stderr
     for file in ["model.zip", "metrics.json", "0.monitor.csv", "1.monitor.csv", ".hydra/config.yaml"]:
         assert (run_dir / file).is_file(), file
@@ -78,5 +74,5 @@ def test_new_algorithm_trains_from_the_command_line(tiny_algorithm: tuple[str, s
     replay.env.close()
 
     refused = run_main([f"algo={name}", f"hydra.searchpath=[file://{conf}]", "action_space=continuous",
-                        "visdom=false", f"hydra.run.dir={tmp_path / 'refused'}"])
+                        "live_plots=none", f"hydra.run.dir={tmp_path / 'refused'}"])
     assert refused.returncode == 2 and f"algo={name} does not support continuous actions" in refused.stderr

@@ -6,6 +6,7 @@ the random agent covers its action space, and an algorithm without the run's act
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,13 @@ from torch.nn.utils import parameters_to_vector
 from conftest import compose_run, run_main
 from rlzoo import train
 from rlzoo.algos import ARS, CMAES, RandomAgent
-from rlzoo.base import AlgoType
-from rlzoo.enjoy import evaluate, load_run
+from rlzoo.base import ActionType, AlgoType
 from rlzoo.registry import algorithms, load_algo_class
+from rlzoo.recorders import ActionRecorder
+from rlzoo.replay import evaluate, load_run
 
 #: a run of a few hundred steps on MobileRobot ground truth
-RUN = ["total_timesteps=300", "n_envs=2", "visdom=false", "checkpoint_interval=256", "log_interval=256"]
+RUN = ["total_timesteps=300", "n_envs=2", "live_plots=none", "checkpoint_interval=256", "log_interval=256"]
 SMALL_NET = "++algo.policy_kwargs={net_arch:[16]}"
 SMALL_REPLAY = ["algo.learning_starts=50", "algo.batch_size=32", "algo.buffer_size=1000"]
 #: per-algorithm overrides that keep a test run to a second or two (unlisted algorithms train with their defaults)
@@ -42,12 +44,23 @@ TINY: dict[str, list[str]] = {
     "deepq": [SMALL_NET, "algo.learning_starts=100", "algo.target_update_interval=100"],
     "ppo1": [SMALL_NET, "algo.n_steps=64", "algo.batch_size=32"],
     "ppo2": [SMALL_NET, "algo.n_steps=64", "algo.n_minibatches=2"],
+    "ppo2_lstm": ["++algo.policy_kwargs={net_arch:[16],lstm_hidden_size:16}", "algo.n_steps=64",
+                  "algo.n_minibatches=2"],
     "sac": [SMALL_NET, *SMALL_REPLAY],
     "td3": [SMALL_NET, *SMALL_REPLAY],
     "tqc": ["++algo.policy_kwargs={net_arch:[16],n_quantiles:5}", *SMALL_REPLAY],
     "trpo": [SMALL_NET, "algo.n_steps=64", "algo.batch_size=64"],
 }
 CASES = [(name, action.value) for name, info in algorithms().items() for action in info.action_types]
+#: what the action plot of a replay shows: the policy's distribution where it has one (DEFAULT_VIEWS), else ...
+DEFAULT_VIEWS = {"discrete": "action probability", "continuous": "action distribution mean"}
+ACTION_VIEWS = {
+    ("deepq", "discrete"): "softmax of the Q-values",
+    ("cmaes", "discrete"): "softmax of the policy's outputs", ("cmaes", "continuous"): "action (deterministic)",
+    ("ars", "continuous"): "action (deterministic)", ("ddpg", "continuous"): "action (deterministic)",
+    ("td3", "continuous"): "action (deterministic)", ("sac", "continuous"): "action (deterministic)",
+    ("tqc", "continuous"): "action (deterministic)",
+}
 
 
 def train_in_process(overrides: list[str], run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -109,9 +122,17 @@ def test_train_save_load_and_replay(name: str, action: str, tmp_path: Path, monk
         np.testing.assert_allclose(before, after)
 
     replay = load_run(run_dir)
-    rewards = evaluate(replay, episodes=1)
+    actions = ActionRecorder(replay.model)  # what --plot-actions draws, for every algorithm
+    rewards = evaluate(replay, episodes=1, observers=[actions])
     replay.env.close()
     assert len(rewards) == 1 and np.isfinite(rewards[0])
+    values = np.stack(actions.values)
+    assert actions.label == ACTION_VIEWS.get((name, action), DEFAULT_VIEWS[action])
+    if action == "discrete":
+        assert values.shape[1] == 4  # Discrete(4): one value per action
+        np.testing.assert_allclose(values.sum(axis=1), 1.0, atol=1e-5)
+    else:
+        assert values.shape[1] == 2 and np.isfinite(values).all()  # Box(2)
 
 
 #: one pixel run per algorithm family: on-policy, actor-critic, off-policy, evolution strategy
@@ -128,7 +149,7 @@ def test_pixels_train_a_cnn(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     action = algorithms()[name].action_types[0].value
     run_dir = tmp_path / "run"
     overrides = [f"algo={name}", f"action_space={action}", "srl_model=raw_pixels", "image_size=40",
-                 "total_timesteps=64", "n_envs=2", "visdom=false", *PIXEL_CASES[name]]
+                 "total_timesteps=64", "n_envs=2", "live_plots=none", *PIXEL_CASES[name]]
     model = train_in_process(overrides, run_dir, monkeypatch)
     assert model.observation_space.shape == (3, 40, 40)
     assert any(isinstance(module, th.nn.Conv2d) for module in model.policy.modules())
@@ -139,7 +160,7 @@ def test_pixels_train_a_cnn(name: str, tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_action_type_the_algorithm_lacks_is_refused(tmp_path: Path) -> None:
-    result = run_main(["algo=ddpg", "action_space=discrete", "visdom=false", f"hydra.run.dir={tmp_path / 'run'}"])
+    result = run_main(["algo=ddpg", "action_space=discrete", "live_plots=none", f"hydra.run.dir={tmp_path / 'run'}"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "algo=ddpg does not support discrete actions" in result.stderr
     discrete = [name for name, info in algorithms().items() if "discrete" in {t.value for t in info.action_types}]
@@ -209,12 +230,34 @@ def test_random_agent_covers_the_action_space(control: str) -> None:
     assert model.num_timesteps == 600 and len(model.ep_info_buffer) == 2
 
 
+class TinyEnv(gym.Env):
+    """Random observations, 2-d states or 36x36 images, and 2 discrete or 1 continuous action; never ends."""
+
+    def __init__(self, images: bool, discrete: bool) -> None:
+        self.observation_space = (spaces.Box(0, 255, (36, 36, 3), dtype=np.uint8) if images
+                                  else spaces.Box(-1.0, 1.0, (2,), dtype=np.float32))
+        self.action_space = spaces.Discrete(2) if discrete else spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return self.observation_space.sample(), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("images", [False, True], ids=["states", "images"])
 @pytest.mark.parametrize("name", list(algorithms()))
-def test_search_space_names_yaml_keys_with_valid_ranges(name: str) -> None:
-    cfg, _ = compose_run([f"algo={name}"])
-    for key, param in algorithms()[name].cls.search_space().items():
-        assert key in cfg.algo, f"{name}: search_space() names {key}, which is not a key of conf/algo/{name}.yaml"
-        if param.kind == "categorical":
-            assert param.choices and cfg.algo[key] in param.choices, key
-        else:
-            assert param.low < param.high and (not param.log or param.low > 0), key
+def test_policy_auto_from_python(name: str, images: bool) -> None:
+    """Every registered class takes ``policy="auto"`` from Python (no launcher): the image policy of its
+    ``auto_policies`` for images, the vector one otherwise; its signature stays its own (the launcher checks keys)."""
+    cls = algorithms()[name].cls
+    params = inspect.signature(cls.__init__).parameters
+    assert "policy" in params and "env" in params and "args" not in params
+    discrete = ActionType.DISCRETE in cls.action_types
+    small = {"buffer_size": 100} if "buffer_size" in params else {}  # image replay buffers: 100 frames, not 10^6
+    model = cls("auto", DummyVecEnv([lambda: TinyEnv(images, discrete)]), device="cpu", **small)
+    expected = cls.policy_aliases[cls.auto_policies[1 if images else 0]]
+    assert model.policy_class is expected and isinstance(model.policy, expected)
+    with pytest.raises(ValueError, match="policy='auto' chooses the policy from the env's observations"):
+        cls("auto", None)

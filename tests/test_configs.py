@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 from hydra.errors import ConfigCompositionException
+from hydra.utils import get_class
+from omegaconf import OmegaConf
 
-from conftest import CONF_DIR, compose_run
+from conftest import CONF_DIR, compose_run, run_main
+from rlzoo.base import ActionType, ToolboxAlgorithm
 from rlzoo.registry import algo_names, algorithms
-from rlzoo.validation import ConfigError, _env_class, validate
+from rlzoo.validation import _env_class, validate
+from srl.config import MODELS
+from srl.errors import ConfigError
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    """A group's options: its YAML files, plus (``srl_model``) one learned option per SRL catalogue entry."""
+    learned = list(MODELS) if group == "srl_model" else []
+    return sorted([p.stem for p in (CONF_DIR / group).glob("*.yaml")] + learned)
 
 
 def test_default_config_is_the_quick_start_run() -> None:
@@ -80,11 +89,49 @@ def test_schema_rejects_unknown_keys_and_wrong_types(override: str) -> None:
     assert override.split("=")[0].split(".")[-1] in f"{error.value} {error.value.__cause__}"
 
 
-def test_registry_reads_every_algo_yaml() -> None:
-    assert set(algo_names()) == set(algorithms())
-    for name, info in algorithms().items():
-        assert info.action_types, name
-        assert info.cls.__module__.startswith("rlzoo.")
+@pytest.mark.parametrize("name", options("algo"))
+def test_every_algo_target_is_a_toolbox_algorithm(name: str) -> None:
+    """Each ``_target_`` of conf/algo imports, is a ToolboxAlgorithm, and is what the registry holds for the name."""
+    target = OmegaConf.load(CONF_DIR / "algo" / f"{name}.yaml")["_target_"]
+    cls = get_class(target)
+    assert isinstance(cls, type) and issubclass(cls, ToolboxAlgorithm), target
+    assert cls.action_types and set(cls.action_types) <= set(ActionType), target
+    assert algorithms()[name].cls is cls and name in algo_names()
+
+
+def test_help_lists_the_run_groups_only() -> None:
+    result = run_main(["--help"], timeout=120)
+    assert result.returncode == 0, result.stderr
+    groups = result.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    listed = {line.split(":")[0] for line in groups.splitlines()[2:] if ":" in line}
+    assert listed == {"action_space", "algo", "env", "hparams_search", "srl_model"}
+    srl_models = next(line for line in groups.splitlines() if line.startswith("srl_model:"))
+    assert {"ground_truth", "raw_pixels", "vae", "srl_splits"} <= set(srl_models.split(": ")[1].split(", "))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_learned_srl_model_composes_its_catalogue_spec(name: str) -> None:
+    cfg, _ = compose_run([f"srl_model={name}"])
+    assert cfg.srl_model.model == name and cfg.srl_model.observation == "pixels" and cfg.srl_model.normalize
+    assert OmegaConf.to_container(cfg.srl_model.spec) == asdict(MODELS[name])
+
+
+def test_the_spec_of_a_learned_srl_model_is_overridable_and_typed() -> None:
+    cfg, _ = compose_run(["srl_model=srl_splits", "srl_model.spec.state_dim=50", "srl_model.spec.losses=[inverse]"])
+    assert cfg.srl_model.spec.state_dim == 50 and list(cfg.srl_model.spec.losses) == ["inverse"]
+    assert MODELS["srl_splits"].state_dim == 200  # the catalogue is not changed by a run's override
+    with pytest.raises(ConfigCompositionException):
+        compose_run(["srl_model=vae", "srl_model.spec.state_dim=many"])
+    with pytest.raises(ConfigCompositionException):
+        compose_run(["srl_model=vae", "srl_model.spec.no_such_key=1"])
+
+
+def test_ppo2_policy_lstm_points_to_ppo2_lstm() -> None:
+    cfg, choices = compose_run(["algo.policy=lstm"])
+    with pytest.raises(ConfigError, match="algo.policy=lstm is not a policy of algo=ppo2: .* Use algo=ppo2_lstm"):
+        validate(cfg, choices)
+    cfg, choices = compose_run(["algo=ppo2_lstm"])
+    assert validate(cfg, choices).algo_class.__name__ == "RecurrentPPO2"
 
 
 def test_unknown_algo_hyperparameter_is_named() -> None:

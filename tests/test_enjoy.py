@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from rlzoo import enjoy
+from rlzoo import enjoy, recorders, replay as replay_lib
 from rlzoo.validation import validate
 from tests.conftest import FAST, run_main
 
@@ -74,8 +74,8 @@ def replay_outputs(trained, tmp_path_factory: pytest.TempPathFactory):
 
 def test_replay_matches_direct_evaluation(trained, direct):
     rewards, _ = direct
-    replay = enjoy.load_run(trained, seed=0)
-    replayed = enjoy.evaluate(replay, EPISODES, deterministic=True)
+    replay = replay_lib.load_run(trained, seed=0)
+    replayed = replay_lib.evaluate(replay, EPISODES, deterministic=True)
     replay.env.close()
     assert replayed == rewards  # exactly: same model, same normalisation, same env seed
 
@@ -109,7 +109,7 @@ def test_video_gif(replay_outputs, direct):
     assert all(frame.shape == (64, 64, 3) for frame in frames)
     # GIF stores a run of identical frames (the robot against a wall) as one frame shown that much longer:
     # the animation still has one frame time per step
-    frame_ms = round(1000 / enjoy.VIDEO_FPS)
+    frame_ms = round(1000 / recorders.VIDEO_FPS)
     assert sum(durations) == n_steps * frame_ms
     assert 1 < len(frames) <= n_steps
     assert np.std(frames[0]) > 5  # a real image, not a blank one
@@ -118,17 +118,17 @@ def test_video_gif(replay_outputs, direct):
 def test_write_video_keeps_every_distinct_frame(tmp_path):
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (40, 48, 3), dtype=np.uint8) for _ in range(7)]
-    enjoy.write_video(frames, tmp_path / "x.gif")
+    recorders.write_video(frames, tmp_path / "x.gif")
     read, durations = gif_frames(tmp_path / "x.gif")
     assert len(read) == 7 and read[0].shape == (40, 48, 3)
-    assert durations == [round(1000 / enjoy.VIDEO_FPS)] * 7
+    assert durations == [round(1000 / recorders.VIDEO_FPS)] * 7
 
 
 def test_video_mp4(tmp_path):
     pytest.importorskip("imageio")
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     frames = [np.full((64, 64, 3), 20 * i, dtype=np.uint8) for i in range(10)]
-    enjoy.write_video(frames, tmp_path / "x.mp4")
+    recorders.write_video(frames, tmp_path / "x.mp4")
     reader = imageio_ffmpeg.read_frames(str(tmp_path / "x.mp4"))
     meta = next(reader)
     assert meta["size"] == (64, 64)
@@ -152,10 +152,11 @@ def test_plot_pngs(replay_outputs):
 
 
 def test_action_probabilities_are_not_softmaxed_twice(trained):
-    replay = enjoy.load_run(trained, seed=0)
-    recorder = enjoy.ActionProbaRecorder(replay.model)
-    enjoy.evaluate(replay, 1, observers=[recorder])
-    probas = np.stack(recorder.probas)
+    replay = replay_lib.load_run(trained, seed=0)
+    recorder = recorders.ActionRecorder(replay.model)
+    replay_lib.evaluate(replay, 1, observers=[recorder])
+    assert recorder.label == "action probability" and recorder.bounded
+    probas = np.stack(recorder.values)
     assert probas.ndim == 2 and probas.shape[1] == 4  # Discrete(4)
     np.testing.assert_allclose(probas.sum(axis=1), 1.0, atol=1e-6)
     obs = replay.env.reset()
@@ -173,11 +174,11 @@ def test_pca_projection_of_high_dimensional_states(tmp_path):
     rng = np.random.default_rng(0)
     line = np.linspace(0, 1, 50)[:, None] * rng.normal(size=(1, 100))  # points on a line in 100-D
     points = line + 1e-3 * rng.normal(size=line.shape)
-    coords, target, ratio = enjoy.pca_project(points, 3, extra=np.zeros((1, 100)))
+    coords, target, ratio = recorders.pca_project(points, 3, extra=np.zeros((1, 100)))
     assert coords.shape == (50, 3) and target.shape == (1, 3)
     assert ratio[0] > 0.99 and abs(np.corrcoef(coords[:, 0], line @ line[-1])[0, 1]) > 0.999
     # fewer samples than components: the missing components are zero, no crash
-    coords, _, ratio = enjoy.pca_project(points[:2], 3)
+    coords, _, ratio = recorders.pca_project(points[:2], 3)
     assert coords.shape == (2, 3) and np.all(coords[:, 2] == 0)  # 2 samples: 2 axes at most
 
 
@@ -185,7 +186,7 @@ def test_plot_states_pca_of_pixel_observations(tmp_path):
     """The observed state of a pixel agent is projected with PCA (the original crashed on this path)."""
     env = DummyVecEnv([lambda: gym.make("MobileRobot-v0", observation="pixels")])
     env.seed(0)
-    recorder = enjoy.StateRecorder(env, "observation")
+    recorder = recorders.StateRecorder(env, "observation")
     obs = env.reset()
     for step in range(20):
         recorder(obs, step, 0)

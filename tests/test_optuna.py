@@ -1,9 +1,10 @@
-"""Hyperparameter search: ``hparams_search=<algo>`` is Hydra's Optuna sweeper over the algorithm's
-``search_space()``; the search maximises the mean reward ``main.py`` returns and writes the best parameters."""
+"""Hyperparameter search: ``hparams_search=<algo>`` is Hydra's Optuna sweeper over the ranges of
+``conf/hparams_search/<algo>.yaml``; the search maximises the mean reward ``main.py`` returns and writes the best
+parameters."""
 
 from __future__ import annotations
 
-import importlib.util
+import inspect
 import math
 import warnings
 from pathlib import Path
@@ -16,55 +17,44 @@ with warnings.catch_warnings():  # optuna 2.10's storage uses SQLAlchemy 1.4 API
     warnings.filterwarnings("ignore", message="Deprecated API features detected")
     import optuna
     from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
-    from optuna.distributions import (CategoricalDistribution, IntLogUniformDistribution, IntUniformDistribution,
-                                      LogUniformDistribution, UniformDistribution)
+    from optuna.distributions import CategoricalDistribution, IntLogUniformDistribution, LogUniformDistribution
 
-from conftest import FAST, ROOT, run_main
-from rlzoo.algos import PPO2
-from rlzoo.base import SearchParam
+from conftest import FAST, ROOT, compose_run, run_main
+from rlzoo.registry import algorithms
 from rlzoo.sweep import FailedTrials, JobFailed
 
 SEARCH_DIR = ROOT / "conf" / "hparams_search"
 #: FAST budgets, with n_steps left to the search and steps enough for a few episodes (no episode: no reward)
 FAST_SEARCH = [o for o in FAST if o.split("=")[0] not in ("algo.n_steps", "total_timesteps")] + ["total_timesteps=1024"]
+LOG_SCALE = (LogUniformDistribution, IntLogUniformDistribution)
 
 
-def expected_distribution(param: SearchParam) -> optuna.distributions.BaseDistribution:
-    if param.kind == "categorical":
-        return CategoricalDistribution(tuple(param.choices))
-    if param.kind == "int":
-        cls = IntLogUniformDistribution if param.log else IntUniformDistribution
-        return cls(int(param.low), int(param.high))
-    cls = LogUniformDistribution if param.log else UniformDistribution
-    return cls(float(param.low), float(param.high))
-
-
-def algo_class(name: str) -> type:
-    target = yaml.safe_load((ROOT / "conf" / "algo" / f"{name}.yaml").read_text())["_target_"]
-    module, _, attr = target.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
-
-
-@pytest.mark.parametrize("path", sorted(SEARCH_DIR.glob("*.yaml")), ids=lambda p: p.stem)
-def test_search_file_is_the_algorithms_search_space(path: Path) -> None:
-    """Read as the Optuna sweeper reads it, each search file gives exactly the class's ``search_space()``."""
-    config = yaml.safe_load(path.read_text())
-    params = config["hydra"]["sweeper"]["params"]
+def search_space(name: str) -> dict[str, optuna.distributions.BaseDistribution]:
+    """The distributions the Optuna sweeper reads from ``conf/hparams_search/<name>.yaml``, by ``algo.<key>``."""
+    params = yaml.safe_load((SEARCH_DIR / f"{name}.yaml").read_text())["hydra"]["sweeper"]["params"]
     distributions, fixed = create_params_from_overrides([f"{key}={value}" for key, value in params.items()])
-    space = algo_class(path.stem).search_space()
-    assert not fixed
-    assert distributions == {f"algo.{key}": expected_distribution(param) for key, param in space.items()}
-    assert config["hydra"]["sweeper"]["direction"] == "maximize"
-    assert {"override /algo": path.stem} in config["defaults"]
+    assert not fixed, fixed
+    return distributions
 
 
-def test_every_algorithm_with_a_search_space_has_its_search_file(capsys: pytest.CaptureFixture[str]) -> None:
-    """``scripts/gen_hparams_search.py --check``: the files are what the script writes now."""
-    spec = importlib.util.spec_from_file_location("gen_hparams_search", ROOT / "scripts" / "gen_hparams_search.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(["--check"]) == 0, capsys.readouterr()
-    assert (SEARCH_DIR / "ppo2.yaml").exists() and PPO2.search_space()
+@pytest.mark.parametrize("name", sorted(p.stem for p in SEARCH_DIR.glob("*.yaml")))
+def test_search_ranges_are_constructor_arguments_with_valid_ranges(name: str) -> None:
+    """Each range names a key of conf/algo/<name>.yaml (a constructor argument), and its bounds can be sampled."""
+    cfg, choices = compose_run([f"hparams_search={name}"])
+    assert choices["algo"] == name and cfg.hydra.mode.name == "MULTIRUN"
+    assert cfg.hydra.sweeper.direction == "maximize" and cfg.hydra.sweeper.study_name == name
+    assert "FailedTrials" in cfg.hydra.callbacks.failed_trials._target_
+    constructor = inspect.signature(algorithms()[name].cls.__init__).parameters
+    space = search_space(name)
+    assert space
+    for key, distribution in space.items():
+        prefix, _, argument = key.partition(".")
+        assert prefix == "algo" and argument in cfg.algo and argument in constructor, key
+        if isinstance(distribution, CategoricalDistribution):
+            assert cfg.algo[argument] in distribution.choices, key
+        else:
+            assert distribution.low < distribution.high, key
+            assert not isinstance(distribution, LOG_SCALE) or distribution.low > 0, key
 
 
 def test_a_failed_job_is_a_failed_trial() -> None:
@@ -87,10 +77,10 @@ def test_search_finds_and_writes_the_best_parameters(tmp_path: Path) -> None:
                        *FAST_SEARCH, f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 0, result.stderr[-3000:]
     results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
-    space = PPO2.search_space()
-    assert set(results["best_params"]) == {f"algo.{key}" for key in space}
-    for key, param in space.items():
-        assert param.low <= results["best_params"][f"algo.{key}"] <= param.high
+    space = search_space("ppo2")
+    assert set(results["best_params"]) == set(space)
+    for key, distribution in space.items():
+        assert distribution._contains(distribution.to_internal_repr(results["best_params"][key])), key
     rewards = {}
     for trial in sorted(tmp_path.glob("*/metrics.json")):
         metrics = yaml.safe_load(trial.read_text())
@@ -143,3 +133,49 @@ hydra:
     assert sorted(statuses.values()) == ["failed", "finished"], statuses
     out = result.stdout + result.stderr
     assert "Failed experiment" in out and "1 failed, 1 finished" in out
+
+
+#: (action space, n_envs) settings every search must stay valid for
+RUN_SETTINGS = [("discrete", 1), ("discrete", 3), ("continuous", 1), ("continuous", 3)]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SEARCH_DIR.glob("*.yaml")))
+def test_every_sampled_setting_builds_the_algorithm(name: str, tmp_path: Path) -> None:
+    """Settings drawn from a search space construct the algorithm whatever n_envs and the action space (trials
+    never die at construction), for each action space the algorithm supports."""
+    from hydra.utils import instantiate
+
+    from rlzoo.run_env import env_factory
+    from rlzoo.validation import validate
+
+    space = search_space(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    supported = {t.value for t in algorithms()[name].action_types}
+    for action_space, n_envs in RUN_SETTINGS:
+        if action_space not in supported:
+            continue
+        cfg, choices = compose_run([f"algo={name}", f"action_space={action_space}", f"n_envs={n_envs}"])
+        plan = validate(cfg, choices)
+        venv = plan.algo_class.make_env(env_factory(cfg, plan, tmp_path, seed=0), n_envs)
+        try:
+            for _ in range(6):
+                params = study.ask(space).params
+                algo = cfg.algo.copy()
+                for key, value in params.items():
+                    algo[key.removeprefix("algo.")] = value
+                instantiate(algo, env=venv, seed=0, _convert_="all")
+        finally:
+            venv.close()
+
+
+def test_a_search_without_a_completed_trial_ends_with_its_summary(tmp_path: Path) -> None:
+    """100 steps finish no episode: every trial fails, and the search says so instead of a traceback."""
+    result = run_main(["hparams_search=ppo2", "hydra.sweeper.n_trials=2", "algo.n_steps=int(interval(32,64))",
+                       "total_timesteps=100", "live_plots=none", f"hydra.sweep.dir={tmp_path}"])
+    out = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in out and "No trials are completed" not in out
+    assert "2 trials, none completed" in out and out.count("no episode finished: no mean reward") == 2
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert results["completed_trials"] == 0 and results["trials"] == 2 and results["best_params"] is None

@@ -124,7 +124,7 @@ def test_requeued_job_resumes_from_its_checkpoint_and_a_failing_job_spares_it(sl
     with open(log, "w") as out:
         sweep = subprocess.Popen(
             [sys.executable, "main.py", "-m", *SLURM, "action_space=discrete,joints", f"total_timesteps={total}",
-             "n_envs=4", "checkpoint_interval=2048", "log_interval=4096", "visdom=false",
+             "n_envs=4", "checkpoint_interval=2048", "log_interval=4096", "live_plots=none",
              f"hydra.sweep.dir={sweep_dir}"],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONHASHSEED": "0"})
     try:

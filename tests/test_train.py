@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from stable_baselines3 import PPO
 
 from conftest import FAST, ROOT, run_main
-from rlzoo.enjoy import evaluate, load_run
+from rlzoo.replay import evaluate, load_run
 
 
 def monitor_rows(run_dir: Path) -> pd.DataFrame:
@@ -125,6 +126,31 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(run_dir: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted"
     assert (run_dir / "checkpoints" / f"step_{metrics['timesteps']:010d}" / "model.zip").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_repeated_signals_during_the_saves_leave_a_consistent_run(run_dir: Path, signum: int) -> None:
+    """A stop signal, then more while the run writes its last checkpoint, final model and metrics: every file is
+    whole, metrics.json says "interrupted", and the run resumes."""
+    process = _start([*FAST, "total_timesteps=10000000", "checkpoint_interval=512", "log_interval=512",
+                      "best_model_min_episodes=1", f"hydra.run.dir={run_dir}"])
+    log = run_dir / "main.log"
+    _wait_for(lambda: log.exists() and "steps 2048/" in log.read_text())
+    for _ in range(6):
+        process.send_signal(signum)
+        time.sleep(0.02)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, out
+    assert "Traceback" not in out and f"python main.py resume=true hydra.run.dir={run_dir}" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted"
+    assert PPO.load(run_dir / "model.zip").num_timesteps == metrics["timesteps"]
+    with open(run_dir / "vecnormalize.pkl", "rb") as f:
+        assert pickle.load(f).obs_rms.count > 0
+    checkpoint = run_dir / "checkpoints" / f"step_{metrics['timesteps']:010d}"
+    assert json.loads((checkpoint / "state.json").read_text())["timesteps"] == metrics["timesteps"]
+    assert PPO.load(checkpoint / "model.zip").num_timesteps == metrics["timesteps"]  # what resume=true starts from
+    assert not list(run_dir.rglob("*.tmp")) and not list((run_dir / "checkpoints").glob(".tmp*"))
 
 
 def test_same_seed_same_rewards(tmp_path: Path) -> None:

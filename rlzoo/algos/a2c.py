@@ -8,8 +8,7 @@ from stable_baselines3 import A2C as SB3A2C
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.type_aliases import GymEnv
 
-from rlzoo.algos.helpers import policy_for_env
-from rlzoo.base import AlgoType, SearchParam, ToolboxAlgorithm, learning_rate_schedule
+from rlzoo.base import AlgoType, ToolboxAlgorithm, learning_rate_schedule
 
 
 class A2C(ToolboxAlgorithm, SB3A2C):
@@ -72,7 +71,7 @@ class A2C(ToolboxAlgorithm, SB3A2C):
             **(policy_kwargs or {}),
         }
         super().__init__(
-            policy=policy_for_env(policy, env),
+            policy=policy,
             env=env,  # type: ignore[arg-type]
             learning_rate=learning_rate_schedule(learning_rate, lr_schedule),
             n_steps=n_steps,
@@ -89,18 +88,3 @@ class A2C(ToolboxAlgorithm, SB3A2C):
             verbose=verbose,
             _init_setup_model=_init_setup_model,
         )
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges; learning rate and epsilon on a log scale (a 0 end is invalid)."""
-        return {
-            "n_steps": SearchParam("int", 1, 100),
-            "vf_coef": SearchParam("float", 0.0, 1.0),
-            "ent_coef": SearchParam("float", 0.0, 1.0),
-            "max_grad_norm": SearchParam("float", 0.1, 5.0),
-            "learning_rate": SearchParam("float", 1e-5, 1e-1, log=True),
-            "epsilon": SearchParam("float", 1e-8, 1e-2, log=True),
-            "alpha": SearchParam("float", 0.5, 0.999),
-            "gamma": SearchParam("float", 0.5, 1.0),
-            "lr_schedule": SearchParam("categorical", choices=("constant", "linear")),
-        }

@@ -14,7 +14,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from rlzoo.algos.helpers import OneEnvAlgorithm
-from rlzoo.base import AlgoType, SearchParam
+from rlzoo.base import AlgoType
 
 
 class _SoftmaxDiscreteActions:
@@ -71,10 +71,21 @@ class ARS(OneEnvAlgorithm, ContribARS):
     """
 
     algo_type: ClassVar[AlgoType] = AlgoType.EVOLUTION_STRATEGY
+    #: sb3-contrib's ARS has no CNN policy: ``auto`` is the linear policy, on flattened images too
+    auto_policies: ClassVar[tuple[str, str]] = ("LinearPolicy", "LinearPolicy")
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": SoftmaxMlpPolicy,
         "LinearPolicy": SoftmaxLinearPolicy,
     }
+
+    def get_action_proba(self, observation: Any) -> Any:
+        """Discrete actions: the softmax of the linear outputs, which the policy samples from; continuous: None."""
+        if not isinstance(self.action_space, spaces.Discrete):
+            return None
+        obs_tensor, _ = self.policy.obs_to_tensor(observation)
+        with th.no_grad():
+            logits = self.policy.action_net(self.policy.extract_features(obs_tensor, self.policy.features_extractor))
+            return th.softmax(logits, dim=1).cpu().numpy()
 
     def __init__(self, policy: str | type[ARSPolicy], env: GymEnv | str, n_delta: int = 8, n_top: int | None = None,
                  learning_rate: float | Schedule = 0.02, delta_std: float | Schedule = 0.05, zero_policy: bool = True,
@@ -105,15 +116,3 @@ class ARS(OneEnvAlgorithm, ContribARS):
         """Hand the evaluation step's locals (``infos`` with the Monitor's ``episode``) to the callbacks, then step."""
         callback.update_locals(_locals)
         super()._trigger_callback(_locals, _globals, callback, n_envs)
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges, renamed (step size on a log scale; 0 ends excluded).
-
-        ``max_step_amplitude`` has no equivalent and is left out.
-        """
-        return {
-            "n_top": SearchParam("int", 1, 5),
-            "delta_std": SearchParam("float", 1e-3, 0.1, log=True),
-            "learning_rate": SearchParam("float", 1e-4, 0.1, log=True),
-        }

@@ -9,8 +9,8 @@ from stable_baselines3 import DDPG as SB3DDPG
 from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.common.utils import update_learning_rate
 
-from rlzoo.algos.helpers import ACTION_NOISE_KINDS, OneEnvAlgorithm, build_action_noise, policy_for_env
-from rlzoo.base import ActionType, AlgoType, SearchParam
+from rlzoo.algos.helpers import OneEnvAlgorithm, build_action_noise
+from rlzoo.base import ActionType, AlgoType
 
 
 class DDPG(OneEnvAlgorithm, SB3DDPG):
@@ -79,7 +79,7 @@ class DDPG(OneEnvAlgorithm, SB3DDPG):
         self.action_noise_sigma = action_noise_sigma
         env_action_space = None if env is None or isinstance(env, str) else env.action_space
         super().__init__(
-            policy=policy_for_env(policy, env),
+            policy=policy,
             env=env,  # type: ignore[arg-type]
             learning_rate=critic_lr,  # the schedule SB3 logs; _update_learning_rate sets each optimizer's own
             buffer_size=buffer_size,
@@ -103,22 +103,3 @@ class DDPG(OneEnvAlgorithm, SB3DDPG):
         self.logger.record("train/critic_learning_rate", self.critic_lr)
         update_learning_rate(self.actor.optimizer, self.actor_lr)
         update_learning_rate(self.critic.optimizer, self.critic_lr)
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges; step sizes and tau on a log scale.
-
-        The original's ``critic_lr`` range (0.5, 1) was a typo (a step size of 0.5 diverges): it is the actor's range
-        here. ``reward_scale``, ``critic_l2_reg`` and ``nb_eval_steps`` have no equivalent and are left out.
-        """
-        return {
-            "actor_lr": SearchParam("float", 1e-5, 1e-2, log=True),
-            "critic_lr": SearchParam("float", 1e-5, 1e-2, log=True),
-            "gamma": SearchParam("float", 0.5, 1.0),
-            "gradient_steps": SearchParam("int", 1, 100),
-            "train_freq": SearchParam("int", 1, 100),
-            "batch_size": SearchParam("int", 16, 128),
-            "tau": SearchParam("float", 1e-4, 1.0, log=True),
-            "action_noise_sigma": SearchParam("float", 0.0, 1.0),
-            "action_noise": SearchParam("categorical", choices=ACTION_NOISE_KINDS),
-        }

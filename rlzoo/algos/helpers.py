@@ -7,24 +7,12 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.noise import ActionNoise, NormalActionNoise, OrnsteinUhlenbeckActionNoise
-from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.common.vec_env import VecEnv
 
-from rlzoo.base import ToolboxAlgorithm, resolve_policy
+from rlzoo.base import ToolboxAlgorithm
 
 #: the ``action_noise`` kinds of DDPG and TD3 (the original ``--noise-action``)
 ACTION_NOISE_KINDS = ("ou", "normal", "none")
-
-
-def policy_for_env(policy: Any, env: GymEnv | None) -> Any:
-    """Resolve ``policy="auto"`` against the env's observations (``CnnPolicy`` for images, else ``MlpPolicy``).
-
-    Anything else (a policy name, a class, or ``auto`` without an env, as when ``load`` builds an empty model) is
-    returned unchanged.
-    """
-    if env is None or isinstance(env, str):
-        return policy
-    return resolve_policy(policy, env.observation_space)
 
 
 def build_action_noise(kind: str, sigma: float, action_space: spaces.Space | None) -> ActionNoise | None:

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 from stable_baselines3 import PPO
 from stable_baselines3.common.type_aliases import GymEnv
 
-from rlzoo.algos.helpers import OneEnvAlgorithm, policy_for_env
-from rlzoo.base import AlgoType, SearchParam, learning_rate_schedule
+from rlzoo.algos.helpers import OneEnvAlgorithm
+from rlzoo.base import AlgoType, learning_rate_schedule
 
 
 class PPO1(OneEnvAlgorithm, PPO):
@@ -70,7 +70,7 @@ class PPO1(OneEnvAlgorithm, PPO):
         self.adam_epsilon = adam_epsilon
         policy_kwargs = {"optimizer_kwargs": {"eps": adam_epsilon}, **(policy_kwargs or {})}
         super().__init__(
-            policy=policy_for_env(policy, env),
+            policy=policy,
             env=env,  # type: ignore[arg-type]
             learning_rate=learning_rate_schedule(learning_rate, lr_schedule),
             n_steps=n_steps,
@@ -88,17 +88,3 @@ class PPO1(OneEnvAlgorithm, PPO):
             verbose=verbose,
             _init_setup_model=_init_setup_model,
         )
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges (learning rate on a log scale; its bounds were reversed)."""
-        return {
-            "gae_lambda": SearchParam("float", 0.0, 1.0),
-            "gamma": SearchParam("float", 0.0, 1.0),
-            "learning_rate": SearchParam("float", 1e-5, 1e-2, log=True),
-            "ent_coef": SearchParam("float", 0.0, 1.0),
-            "clip_range": SearchParam("float", 0.0, 1.0),
-            "n_epochs": SearchParam("int", 1, 10),
-            "n_steps": SearchParam("int", 32, 2048),
-            "lr_schedule": SearchParam("categorical", choices=("constant", "linear")),
-        }

@@ -56,9 +56,9 @@ class RandomAgent(ToolboxAlgorithm, BaseAlgorithm):
     """
 
     algo_type: ClassVar[AlgoType] = AlgoType.OTHER
+    auto_policies: ClassVar[tuple[str, str]] = ("RandomPolicy", "RandomPolicy")
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "RandomPolicy": RandomPolicy,
-        "auto": RandomPolicy,
         "MlpPolicy": RandomPolicy,
         "CnnPolicy": RandomPolicy,
     }
@@ -129,3 +129,12 @@ class RandomAgent(ToolboxAlgorithm, BaseAlgorithm):
                 self.dump_logs()
         callback.on_training_end()
         return self
+
+    def get_action_proba(self, observation: np.ndarray) -> np.ndarray:
+        """The uniform distribution it samples from: ``1 / n`` per discrete action, or the centre of the action box
+        (the uniform distribution's mean), shape ``(n_envs, k)``."""
+        n = len(observation)
+        if isinstance(self.action_space, spaces.Discrete):
+            return np.full((n, int(self.action_space.n)), 1.0 / int(self.action_space.n))
+        centre = (np.asarray(self.action_space.low) + np.asarray(self.action_space.high)) / 2.0
+        return np.tile(centre.reshape(1, -1), (n, 1))

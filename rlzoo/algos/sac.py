@@ -7,7 +7,7 @@ from typing import ClassVar
 from stable_baselines3 import SAC as SB3SAC
 
 from rlzoo.algos.helpers import OneEnvAlgorithm
-from rlzoo.base import ActionType, AlgoType, SearchParam
+from rlzoo.base import ActionType, AlgoType
 
 
 class SAC(OneEnvAlgorithm, SB3SAC):
@@ -22,13 +22,3 @@ class SAC(OneEnvAlgorithm, SB3SAC):
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
     action_types: ClassVar[tuple[ActionType, ...]] = (ActionType.CONTINUOUS,)
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges (learning rate and entropy coefficient on a log scale)."""
-        return {
-            "ent_coef": SearchParam("float", 1e-4, 1.0, log=True),
-            "learning_rate": SearchParam("float", 1e-5, 1e-1, log=True),
-            "gradient_steps": SearchParam("int", 1, 500),
-            "train_freq": SearchParam("int", 1, 500),
-        }

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 from stable_baselines3 import TD3 as SB3TD3
 from stable_baselines3.common.type_aliases import GymEnv
 
-from rlzoo.algos.helpers import ACTION_NOISE_KINDS, OneEnvAlgorithm, build_action_noise, policy_for_env
-from rlzoo.base import ActionType, AlgoType, SearchParam
+from rlzoo.algos.helpers import OneEnvAlgorithm, build_action_noise
+from rlzoo.base import ActionType, AlgoType
 
 
 class TD3(OneEnvAlgorithm, SB3TD3):
@@ -68,7 +68,7 @@ class TD3(OneEnvAlgorithm, SB3TD3):
         self.action_noise_sigma = action_noise_sigma
         env_action_space = None if env is None or isinstance(env, str) else env.action_space
         super().__init__(
-            policy=policy_for_env(policy, env),
+            policy=policy,
             env=env,  # type: ignore[arg-type]
             learning_rate=learning_rate,
             buffer_size=buffer_size,
@@ -88,15 +88,3 @@ class TD3(OneEnvAlgorithm, SB3TD3):
             verbose=verbose,
             _init_setup_model=_init_setup_model,
         )
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """Usual TD3 ranges (not from the original toolbox, which had no TD3)."""
-        return {
-            "learning_rate": SearchParam("float", 1e-5, 1e-2, log=True),
-            "gamma": SearchParam("float", 0.9, 0.9999),
-            "tau": SearchParam("float", 1e-3, 0.05, log=True),
-            "batch_size": SearchParam("int", 32, 512),
-            "action_noise_sigma": SearchParam("float", 0.0, 1.0),
-            "action_noise": SearchParam("categorical", choices=ACTION_NOISE_KINDS),
-        }

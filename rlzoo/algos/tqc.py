@@ -7,7 +7,7 @@ from typing import ClassVar
 from sb3_contrib import TQC as ContribTQC
 
 from rlzoo.algos.helpers import OneEnvAlgorithm
-from rlzoo.base import ActionType, AlgoType, SearchParam
+from rlzoo.base import ActionType, AlgoType
 
 
 class TQC(OneEnvAlgorithm, ContribTQC):
@@ -18,14 +18,3 @@ class TQC(OneEnvAlgorithm, ContribTQC):
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
     action_types: ClassVar[tuple[ActionType, ...]] = (ActionType.CONTINUOUS,)
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """Usual TQC ranges (not from the original toolbox, which had no TQC)."""
-        return {
-            "learning_rate": SearchParam("float", 1e-5, 1e-2, log=True),
-            "gamma": SearchParam("float", 0.9, 0.9999),
-            "tau": SearchParam("float", 1e-3, 0.05, log=True),
-            "batch_size": SearchParam("int", 32, 512),
-            "top_quantiles_to_drop_per_net": SearchParam("int", 0, 5),
-        }

@@ -7,7 +7,7 @@ from typing import ClassVar
 from sb3_contrib import TRPO as ContribTRPO
 
 from rlzoo.algos.helpers import OneEnvAlgorithm
-from rlzoo.base import AlgoType, SearchParam
+from rlzoo.base import AlgoType
 
 
 class TRPO(OneEnvAlgorithm, ContribTRPO):
@@ -21,20 +21,3 @@ class TRPO(OneEnvAlgorithm, ContribTRPO):
     """
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges, renamed (learning rate on a log scale; its bounds were reversed).
-
-        ``entcoeff`` is left out (no equivalent); ``target_kl`` and ``cg_damping`` exclude 0.
-        """
-        return {
-            "gae_lambda": SearchParam("float", 0.0, 1.0),
-            "gamma": SearchParam("float", 0.0, 1.0),
-            "learning_rate": SearchParam("float", 1e-5, 1e-2, log=True),
-            "target_kl": SearchParam("float", 1e-4, 1.0, log=True),
-            "cg_damping": SearchParam("float", 1e-3, 1.0, log=True),
-            "cg_max_steps": SearchParam("int", 1, 10),
-            "n_critic_updates": SearchParam("int", 1, 10),
-            "n_steps": SearchParam("int", 32, 2048),
-        }

@@ -132,7 +132,6 @@ def test_acer_save_load_roundtrip(tmp_path):
 
 def test_acer_metadata_and_validation():
     assert ACER.action_types == (ActionType.DISCRETE,)
-    assert set(ACER.search_space()) >= {"n_steps", "q_coef", "replay_ratio", "correction_term", "delta", "lr_schedule"}
     env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
     with pytest.raises(ValueError, match="buffer_size"):
         ACER("auto", env, n_steps=20, buffer_size=10)

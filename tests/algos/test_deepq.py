@@ -132,7 +132,6 @@ def test_deepq_save_load_roundtrip(tmp_path, options):
 
 def test_deepq_metadata_and_validation():
     assert DeepQ.action_types == (ActionType.DISCRETE,)
-    assert set(DeepQ.search_space()) >= {"learning_rate", "train_freq", "target_update_interval", "batch_size"}
     env = make_vec_env("CartPole-v1", n_envs=1, seed=0)
     defaults = DeepQ("auto", env, device="cpu")
     assert (defaults.buffer_size, defaults.learning_starts, defaults.target_update_interval) == (1000, 500, 500)

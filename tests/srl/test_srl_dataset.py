@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rlzoo.validation import ConfigError
-from srl.data import load_dataset
-from srl.dataset import IMAGES_FILE, record_dataset
+from srl.errors import ConfigError
+from srl.data import IMAGES_FILE, load_dataset
+from srl.dataset import record_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 12
@@ -109,3 +109,21 @@ def test_command_line(tmp_path: Path) -> None:
                           timeout=120)
     assert good.returncode == 0, good.stderr
     assert load_dataset(tmp_path / "cli").env_id == "MobileRobot2Target-v0"
+
+
+def test_a_killed_recording_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The temporary folder of a recording process that no longer exists is removed by the next recording."""
+    import os
+
+    dead = 4_194_000
+    while True:  # a pid no process has
+        try:
+            os.kill(dead, 0)
+            dead += 1
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            dead += 1
+    (tmp_path / f".data.tmp-{dead}" / ".episodes").mkdir(parents=True)
+    record_dataset(tmp_path / "data", "MobileRobot-v0", episodes=1, max_steps=3, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]

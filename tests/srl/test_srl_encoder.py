@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import threading
 import time
@@ -13,16 +14,16 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from srl_helpers import make_synthetic_dataset
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import srl.train
 from rlzoo.config import SRLModelConfig
-from rlzoo.validation import ConfigError
-from srl.config import train_config
-from srl.encoder import SRLEncoder, ensure_model, latest_model, make_encoder
+from srl.config import MODELS, train_config
 from srl.data import preprocess
+from srl.encoder import SRLEncoder, ensure_model, latest_model, make_encoder
+from srl.errors import ConfigError
 from srl.inference import inference_encoder
 from srl.losses import parse_losses
 from srl.models import SRLModel, load_model
@@ -66,8 +67,13 @@ def trained(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "autoencoder:1:4", "reward:1:-1", "inverse:2:2"]}), log_folder=cache / "MobileRobot-v0" / "splits")
 
 
-def srl_cfg(**values: object):
-    return OmegaConf.merge(OmegaConf.structured(SRLModelConfig), {"observation": "pixels", **values})
+def srl_cfg(model: str | None = None, spec: dict[str, object] | None = None, **values: object) -> DictConfig:
+    """An ``srl_model`` config as ``python main.py srl_model=<model> srl_model.spec.<key>=<value>`` composes it: the
+    catalogue's spec of ``model``, changed by ``spec``."""
+    node: dict[str, object] = {"observation": "pixels", **values}
+    if model is not None:
+        node.update(model=model, spec=OmegaConf.merge(OmegaConf.structured(MODELS[model]), spec or {}))
+    return OmegaConf.merge(OmegaConf.structured(SRLModelConfig), node)
 
 
 def test_batched_encoding_equals_per_image_encoding(trained: Path) -> None:
@@ -116,11 +122,11 @@ def test_inference_encoder_equals_the_model_on_preprocessed_images(model_type: s
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in getattr(fast, "modules", list)())
 
 
-def test_encoder_pickles_without_env_and_weights(trained: Path, tmp_path: Path) -> None:
+def test_encoder_pickles_without_env_and_weights(trained: Path) -> None:
     venv = SRLEncoder(DummyVecEnv([ImageEnv]), trained)
-    venv.save(tmp_path / "encoder.pkl")
-    assert (tmp_path / "encoder.pkl").stat().st_size < 10_000
-    again = SRLEncoder.load(tmp_path / "encoder.pkl", DummyVecEnv([ImageEnv]))
+    data = pickle.dumps(venv)
+    assert len(data) < 10_000
+    again = pickle.loads(data)  # the weights reload from the model folder
     images = np.random.default_rng(0).integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_allclose(again.encode(images), venv.encode(images), atol=1e-6)
 
@@ -132,7 +138,7 @@ def test_env_provided_observations_need_no_encoder() -> None:
 
 def test_explicit_path_latest_and_the_run_record(trained: Path, cache: Path, tmp_path: Path) -> None:
     wrap = make_encoder(srl_cfg(model="srl_splits", path=str(trained / "srl_model.pth")), "MobileRobot-v0", 32, 0,
-                        run_dir=tmp_path / "run")
+                        record=tmp_path / "run" / "srl_model.json")
     assert wrap(DummyVecEnv([ImageEnv])).observation_space.shape == (6,)
     assert json.loads((tmp_path / "run" / "srl_model.json").read_text())["path"] == str(trained)
     newer = cache / "MobileRobot-v0" / "splits_newer"
@@ -142,7 +148,7 @@ def test_explicit_path_latest_and_the_run_record(trained: Path, cache: Path, tmp
     assert latest_model("MobileRobot-v0", "srl_splits") == newer
     # a resumed run keeps the model it started with, even if a newer one appeared
     latest_cfg = srl_cfg(model="srl_splits", path="latest")
-    make_encoder(latest_cfg, "MobileRobot-v0", 32, 0, run_dir=tmp_path / "run")
+    make_encoder(latest_cfg, "MobileRobot-v0", 32, 0, record=tmp_path / "run" / "srl_model.json")
     assert json.loads((tmp_path / "run" / "srl_model.json").read_text())["path"] == str(trained)
     with pytest.raises(ConfigError, match="no trained autoencoder model for MobileRobot-v0 .* srl_model.path=null"):
         latest_model("MobileRobot-v0", "autoencoder")
@@ -162,11 +168,11 @@ def test_models_of_another_env_or_image_size_are_refused(trained: Path) -> None:
 
 
 def test_bad_loss_lists_fail_before_recording(cache: Path) -> None:
-    cfg = srl_cfg(model="autoencoder", losses=["autoencoder", "warp"])
+    cfg = srl_cfg("autoencoder", {"losses": ["autoencoder", "warp"]})
     with pytest.raises(ConfigError, match="loss 'warp' .* does not exist"):
         make_encoder(cfg, "MobileRobot-v0", 64, 0)
     with pytest.raises(ConfigError, match="split dims do not add up"):
-        make_encoder(srl_cfg(model="srl_splits", state_dim=100), "MobileRobot-v0", 64, 0)
+        make_encoder(srl_cfg("srl_splits", {"state_dim": 100}), "MobileRobot-v0", 64, 0)
     assert not (cache / "MobileRobot-v0" / "datasets").exists()
 
 
@@ -179,7 +185,7 @@ def test_on_demand_model_is_trained_once_and_cached(cache: Path, monkeypatch: py
         return real(cfg, log_folder=log_folder)
 
     monkeypatch.setattr(srl.train, "train_model", counting)
-    cfg = srl_cfg(model="inverse", state_dim=4, episodes=1, epochs=1, batch_size=32, seed=5)
+    cfg = srl_cfg("inverse", {"state_dim": 4}, episodes=1, epochs=1, batch_size=32, seed=5)
     results: list[Path] = []
     threads = [threading.Thread(target=lambda: results.append(ensure_model(cfg, "MobileRobot-v0", 64, 0)))
                for _ in range(2)]  # two sweep jobs at once: the file lock makes one wait for the other
@@ -192,9 +198,61 @@ def test_on_demand_model_is_trained_once_and_cached(cache: Path, monkeypatch: py
     assert folder.parent == cache / "MobileRobot-v0" and folder.name.startswith("inverse_")
     exp = json.loads((folder / "exp_config.json").read_text())
     assert exp["log-folder"] == str(folder) and exp["dataset-config"]["episodes"] == 1
+    assert exp["state-dim"] == 4  # trained with the run's spec, not the catalogue's 200
     assert ensure_model(cfg, "MobileRobot-v0", 64, 0) == folder and len(calls) == 1  # reused, not retrained
     wrap = make_encoder(cfg, "MobileRobot-v0", 64, 7)  # the run's seed does not matter: srl_model.seed=5
     assert len(calls) == 1 and wrap is not None
-    other = ensure_model(srl_cfg(model="inverse", state_dim=4, episodes=1, epochs=1, batch_size=32, seed=6),
+    other = ensure_model(srl_cfg("inverse", {"state_dim": 4}, episodes=1, epochs=1, batch_size=32, seed=6),
                          "MobileRobot-v0", 64, 0)
     assert other != folder and len(calls) == 2  # another seed is another model
+
+
+#: cache folders of on-demand models, as named before the spec was composed by Hydra (the cache must still find them)
+CACHE_KEYS = [
+    ({}, {}, "MobileRobot-v0", 0, {"random_target": True, "shape_reward": False}, "srl_splits",
+     "srl_splits_d4490b9776"),
+    ({"state_dim": 8}, {"epochs": 1, "episodes": 1, "seed": 0}, "MobileRobot-v0", 3,
+     {"random_target": False, "shape_reward": False}, "vae", "vae_abca3fa532"),
+    ({}, {"batch_size": 16}, "KukaButton-v0", 0, {}, "supervised", "supervised_c0521b2d85"),
+]
+
+
+@pytest.mark.parametrize(("spec", "values", "env_id", "seed", "env_kwargs", "model", "folder"), CACHE_KEYS,
+                         ids=[case[-1] for case in CACHE_KEYS])
+def test_cache_key_of_a_spec_is_unchanged(spec: dict, values: dict, env_id: str, seed: int, env_kwargs: dict,
+                                          model: str, folder: str, cache: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The composed spec hashes as the hand-read one did, so models cached before are found; so does a run config
+    saved before specs were composed (``model`` and no ``spec``)."""
+    trained: list[Path] = []
+    monkeypatch.setattr("srl.encoder.ensure_dataset", lambda *args: cache / "no_dataset")
+    monkeypatch.setattr(srl.train, "train_model", lambda cfg, log_folder: trained.append(log_folder))
+    configs = [srl_cfg(model, spec, **values)] + ([{"model": model, **values}] if not spec else [])
+    for cfg in configs:
+        with pytest.raises(FileNotFoundError):  # train_model was a stub: no exp_config.json is written
+            ensure_model(cfg, env_id, 64, seed, {"observation": "pixels", "image_size": 64, **env_kwargs})
+    assert [path.name.split(".tmp-")[0] for path in trained] == [folder] * len(configs)
+
+
+def test_an_interrupted_on_demand_training_leaves_nothing_behind(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run killed while it trained its SRL model: the next run removes what older processes left and continues
+    the interrupted training in its own temporary folder."""
+    real = srl.train.train_model
+
+    def killed(cfg, log_folder=None):
+        Path(log_folder).mkdir(parents=True)
+        (Path(log_folder) / "partial").write_text("")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(srl.train, "train_model", killed)
+    cfg = srl_cfg("inverse", {"state_dim": 4}, episodes=1, epochs=1, batch_size=32, seed=9)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_model(cfg, "MobileRobot-v0", 64, 0)
+    root = cache / "MobileRobot-v0"
+    [interrupted] = root.glob("inverse_*.tmp-training")
+    stale = interrupted.with_name(interrupted.name.replace(".tmp-training", ".tmp-4242"))  # an older version's
+    stale.mkdir()
+    monkeypatch.setattr(srl.train, "train_model", real)
+    folder = ensure_model(cfg, "MobileRobot-v0", 64, 0)
+    assert folder.name == interrupted.name.removesuffix(".tmp-training") and (folder / "srl_model.pth").exists()
+    assert not list(root.glob("*.tmp-*"))

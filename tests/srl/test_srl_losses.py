@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rlzoo.validation import ConfigError
+from srl.errors import ConfigError
 from srl.losses import (
     DEFAULT_WEIGHTS,
     Batch,

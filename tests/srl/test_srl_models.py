@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlzoo.validation import ConfigError
+from srl.errors import ConfigError
 from srl.losses import parse_losses
 from srl.models import MODEL_TYPES, Decoder, PCAModel, SRLModel, build_model, build_trunk
 

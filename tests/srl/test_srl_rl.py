@@ -14,7 +14,7 @@ from pathlib import Path
 from stable_baselines3 import PPO
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY_SRL = ["srl_model.episodes=1", "srl_model.epochs=1", "srl_model.state_dim=8", "srl_model.seed=0"]
+TINY_SRL = ["srl_model.episodes=1", "srl_model.epochs=1", "srl_model.spec.state_dim=8", "srl_model.seed=0"]
 
 
 def test_ppo_on_an_autoencoder_trained_on_demand(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_ppo_on_an_autoencoder_trained_on_demand(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "0", "HYDRA_FULL_ERROR": "0", "SRL_MODELS_DIR": str(cache)}
     result = subprocess.run(
         [sys.executable, "main.py", "srl_model=autoencoder", *TINY_SRL, "total_timesteps=256", "n_envs=2",
-         "algo.n_steps=64", "algo.n_minibatches=2", "visdom=false", f"hydra.run.dir={run_dir}"],
+         "algo.n_steps=64", "algo.n_minibatches=2", "live_plots=none", f"hydra.run.dir={run_dir}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from srl_helpers import make_synthetic_dataset
 
-from rlzoo.validation import ConfigError
-from srl.config import SRL_CONF_DIR, options, register_srl_configs, train_config
+from srl.errors import ConfigError
+from srl.config import MODELS, SRL_CONF_DIR, register_srl_configs, train_config
 from srl.models import load_model
 from srl.train import predict_states, train_model
 
@@ -114,31 +114,56 @@ def test_command_line_errors_have_no_traceback(dataset: Path, tmp_path: Path) ->
 
 
 def test_manual_composition_matches_hydra() -> None:
-    """The RL side composes conf/srl by hand (no second Hydra run); it must equal python -m srl.train's config."""
+    """The RL side builds the training config without a second Hydra run; it must equal python -m srl.train's."""
     register_srl_configs()
-    names = options("srl/model")
-    assert len(names) >= 19
     with initialize_config_dir(config_dir=str(SRL_CONF_DIR), version_base="1.3"):
-        for name in names:
+        for name in MODELS:
             composed = compose(config_name="train", overrides=[f"model={name}", "dataset=d", "epochs=3"])
             manual = train_config(name, "d", {"epochs": 3})
             assert OmegaConf.to_container(composed) == OmegaConf.to_container(manual), name
             assert manual.model.name == name
 
 
-def test_every_learned_srl_model_option_names_a_valid_model() -> None:
-    from srl.config import CONF_DIR, model_spec
+def test_the_catalogue_holds_the_originals_models_with_valid_losses() -> None:
     from srl.losses import parse_losses
 
-    learned = {}
-    for name in options("srl_model"):
-        node = OmegaConf.load(CONF_DIR / "srl_model" / f"{name}.yaml")
-        if node.get("model"):
-            learned[name] = node
-            assert node.observation == "pixels" and node.normalize is True, name
-            spec = model_spec(node.model)
-            parse_losses(list(spec.losses), spec.state_dim)
+    for name, spec in MODELS.items():
+        assert spec.name == name
+        parse_losses(list(spec.losses), spec.state_dim)
     original = {"autoencoder", "vae", "dae", "inverse", "forward", "reward", "robotic_priors", "srl_combination",
                 "srl_splits", "supervised", "pca", "random", "autoencoder_inverse", "autoencoder_reward",
                 "autoencoder_forward", "random_inverse", "reward_inverse", "srl_split_forward", "srl_3_splits"}
-    assert original <= set(learned)
+    assert original <= set(MODELS)
+
+
+def test_an_interrupted_training_resumes_after_its_last_epoch(dataset: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after epoch 2 of 3, then started again on the same folder: the same model as an uninterrupted run."""
+    import srl.train as training
+
+    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4})
+    whole = train_model(cfg, log_folder=tmp_path / "whole")
+    validate, calls = training._validate, []
+
+    def interrupt_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_validate", interrupt_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(cfg, log_folder=tmp_path / "cut")
+    state = torch.load(tmp_path / "cut" / training.TRAINING_STATE, weights_only=False)
+    assert state["epoch"] == 2
+    monkeypatch.setattr(training, "_validate", validate)
+    cut = train_model(cfg, log_folder=tmp_path / "cut")
+    assert not (cut / training.TRAINING_STATE).exists()
+    for key, weight in torch.load(whole / "srl_model.pth").items():
+        torch.testing.assert_close(torch.load(cut / "srl_model.pth")[key], weight, msg=key)
+    a, b = np.load(whole / "loss_history.npz"), np.load(cut / "loss_history.npz")
+    assert a.files == b.files and all(np.allclose(a[k], b[k]) for k in a.files)
+    # a different config does not resume from that state: it starts over
+    other = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 5})
+    torch.save({**state, "config": {"another": "config"}}, tmp_path / "cut" / training.TRAINING_STATE)
+    assert train_model(other, log_folder=tmp_path / "cut") == cut

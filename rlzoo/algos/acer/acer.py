@@ -14,7 +14,7 @@ from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.common.utils import obs_as_tensor
 
 from rlzoo.algos.acer.policies import ACERPolicy, CnnPolicy, MlpPolicy
-from rlzoo.base import ActionType, AlgoType, SearchParam, ToolboxAlgorithm, learning_rate_schedule, resolve_policy
+from rlzoo.base import ActionType, AlgoType, ToolboxAlgorithm, learning_rate_schedule
 from rlzoo.common.buffers import TrajectoryReplayBuffer, TrajectorySamples
 
 #: guards divisions by behaviour probabilities and logarithms of policy probabilities
@@ -165,7 +165,7 @@ class ACER(ToolboxAlgorithm, OnPolicyAlgorithm):
         if trust_region and delta <= 0:
             raise ValueError(f"delta={delta} must be > 0 with trust_region=True.")
         super().__init__(
-            policy=resolve_policy(policy, env.observation_space) if env is not None and not isinstance(env, str) else policy,
+            policy=policy,
             env=env,  # type: ignore[arg-type]
             learning_rate=learning_rate_schedule(learning_rate, lr_schedule),
             n_steps=n_steps,
@@ -210,25 +210,6 @@ class ACER(ToolboxAlgorithm, OnPolicyAlgorithm):
             device=self.device,
             n_envs=self.n_envs,
         )
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges (its ``lr_schedule`` list is reduced to the schedules we have)."""
-        return {
-            "n_steps": SearchParam("int", 1, 100),
-            "q_coef": SearchParam("float", 0.0, 1.0),
-            "ent_coef": SearchParam("float", 0.0, 1.0),
-            "max_grad_norm": SearchParam("float", 0.1, 5.0),
-            "learning_rate": SearchParam("float", 0.0, 0.1),
-            "rprop_epsilon": SearchParam("float", 0.0, 0.01),
-            "rprop_alpha": SearchParam("float", 0.5, 1.0),
-            "gamma": SearchParam("float", 0.5, 1.0),
-            "alpha": SearchParam("float", 0.5, 1.0),
-            "replay_ratio": SearchParam("int", 0, 10),
-            "correction_term": SearchParam("float", 1.0, 10.0),
-            "delta": SearchParam("float", 0.1, 10.0),
-            "lr_schedule": SearchParam("categorical", choices=("linear", "constant")),
-        }
 
     def _store_rollout(self) -> TrajectorySamples:
         """Add the rollout just collected to the replay, with ``mu(.|x_t)``, and return it as one on-policy batch."""

@@ -15,7 +15,7 @@ from stable_baselines3.common.utils import explained_variance
 from torch.nn import functional as F
 
 from rlzoo.algos.acktr.policies import CnnPolicy, MlpPolicy
-from rlzoo.base import ActionType, AlgoType, SearchParam, ToolboxAlgorithm, learning_rate_schedule, resolve_policy
+from rlzoo.base import ActionType, AlgoType, ToolboxAlgorithm, learning_rate_schedule
 from rlzoo.common.kfac import KFAC
 
 
@@ -102,7 +102,7 @@ class ACKTR(ToolboxAlgorithm, OnPolicyAlgorithm):
         if kfac_update_freq < 1:
             raise ValueError(f"kfac_update_freq={kfac_update_freq} must be at least 1 (updates between inversions).")
         super().__init__(
-            policy=resolve_policy(policy, env.observation_space) if env is not None and not isinstance(env, str) else policy,
+            policy=policy,
             env=env,  # type: ignore[arg-type]
             learning_rate=learning_rate_schedule(learning_rate, lr_schedule),
             n_steps=n_steps,
@@ -145,21 +145,6 @@ class ACKTR(ToolboxAlgorithm, OnPolicyAlgorithm):
             kl_clip=self.kfac_clip,
             update_freq=self.kfac_update_freq,
         )
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges (its ``lr_schedule`` list is reduced to the schedules we have)."""
-        return {
-            "n_steps": SearchParam("int", 1, 100),
-            "vf_coef": SearchParam("float", 0.0, 1.0),
-            "ent_coef": SearchParam("float", 0.0, 1.0),
-            "max_grad_norm": SearchParam("float", 0.1, 5.0),
-            "learning_rate": SearchParam("float", 0.0, 0.1),
-            "vf_fisher_coef": SearchParam("float", 0.0, 1.0),
-            "gamma": SearchParam("float", 0.5, 1.0),
-            "kfac_clip": SearchParam("float", 0.0, 1.0),
-            "lr_schedule": SearchParam("categorical", choices=("linear", "constant")),
-        }
 
     def train(self) -> None:
         """One K-FAC update from the rollout: record the sampled Fisher's factors, then a preconditioned A2C step."""

@@ -16,8 +16,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from rlzoo.algos.cmaes.policies import CMAESCnnPolicy, CMAESMlpPolicy, CMAESPolicy
-from rlzoo.algos.helpers import policy_for_env
-from rlzoo.base import AlgoType, SearchParam, ToolboxAlgorithm
+from rlzoo.base import AlgoType, ToolboxAlgorithm
 
 SelfCMAES = TypeVar("SelfCMAES", bound="CMAES")
 
@@ -86,7 +85,7 @@ class CMAES(ToolboxAlgorithm, BaseAlgorithm):
         if sigma <= 0:
             raise ValueError(f"sigma={sigma} must be > 0 (the initial standard deviation of the search).")
         super().__init__(
-            policy_for_env(policy, env),
+            policy,
             env,
             learning_rate=0.0,  # no gradient step: CMA-ES adapts its own step size sigma
             policy_kwargs=policy_kwargs,
@@ -243,7 +242,8 @@ class CMAES(ToolboxAlgorithm, BaseAlgorithm):
         with th.no_grad():
             return self.policy.action_proba(obs_tensor).cpu().numpy()
 
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` range of sigma (0 excluded)."""
-        return {"sigma": SearchParam("float", 1e-3, 0.2)}
+    def action_view(self, observation: np.ndarray) -> tuple[np.ndarray, str]:
+        """The best policy's outputs: their softmax for discrete actions, the action itself for continuous ones."""
+        discrete = isinstance(self.action_space, spaces.Discrete)
+        return self.get_action_proba(observation), ("softmax of the policy's outputs" if discrete
+                                                    else "action (deterministic)")

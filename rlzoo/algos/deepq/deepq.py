@@ -12,7 +12,7 @@ from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from torch.nn import functional as F
 
 from rlzoo.algos.deepq.policies import CnnPolicy, DeepQPolicy, MlpPolicy
-from rlzoo.base import ActionType, AlgoType, SearchParam, ToolboxAlgorithm, resolve_policy
+from rlzoo.base import ActionType, AlgoType, ToolboxAlgorithm
 from rlzoo.common.buffers import PrioritizedReplayBuffer
 
 
@@ -104,8 +104,6 @@ class DeepQ(ToolboxAlgorithm, DQN):
             raise ValueError(f"prioritized_replay_beta0={prioritized_replay_beta0} must lie in [0, 1].")
         if prioritized_replay_beta_iters is not None and prioritized_replay_beta_iters < 1:
             raise ValueError(f"prioritized_replay_beta_iters={prioritized_replay_beta_iters} must be >= 1, or None.")
-        if env is not None and not isinstance(env, str):
-            policy = resolve_policy(policy, env.observation_space)
         policy_class = self.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
         policy_kwargs = dict(policy_kwargs or {})
         if isinstance(policy_class, type) and issubclass(policy_class, DeepQPolicy):
@@ -149,20 +147,6 @@ class DeepQ(ToolboxAlgorithm, DQN):
         self.prioritized = prioritized
         self.prioritized_replay_beta0 = prioritized_replay_beta0
         self.prioritized_replay_beta_iters = prioritized_replay_beta_iters
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges (``target_network_update_freq`` is SB3's ``target_update_interval``)."""
-        return {
-            "learning_rate": SearchParam("float", 0.0, 0.1),
-            "exploration_fraction": SearchParam("float", 0.0, 1.0),
-            "exploration_final_eps": SearchParam("float", 0.0, 1.0),
-            "train_freq": SearchParam("int", 1, 10),
-            "learning_starts": SearchParam("int", 10, 10000),
-            "target_update_interval": SearchParam("int", 10, 10000),
-            "gamma": SearchParam("float", 0.0, 1.0),
-            "batch_size": SearchParam("int", 8, 128),
-        }
 
     def prioritized_replay_beta(self) -> float:
         """Current importance-sampling exponent, linear from ``prioritized_replay_beta0`` to 1."""
@@ -224,3 +208,9 @@ class DeepQ(ToolboxAlgorithm, DQN):
         self.logger.record("train/loss", np.mean(losses))
         if prioritized:
             self.logger.record("train/prioritized_replay_beta", beta)
+
+    def action_view(self, observation: np.ndarray) -> tuple[np.ndarray, str]:
+        """The softmax of the Q-values (the original's plot for DQN), ``(n_envs, n_actions)``."""
+        obs_tensor, _ = self.policy.obs_to_tensor(observation)
+        with th.no_grad():
+            return th.softmax(self.q_net(obs_tensor), dim=1).cpu().numpy(), "softmax of the Q-values"

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from stable_baselines3 import PPO
 from stable_baselines3.common.type_aliases import GymEnv
 
-from rlzoo.base import AlgoType, SearchParam, ToolboxAlgorithm, learning_rate_schedule
+from rlzoo.base import AlgoType, ToolboxAlgorithm, learning_rate_schedule
 
 
 class PPO2(ToolboxAlgorithm, PPO):
@@ -15,8 +15,8 @@ class PPO2(ToolboxAlgorithm, PPO):
 
     The original's ``nminibatches`` is kept: the minibatch size is ``n_steps * n_envs / n_minibatches``.
 
-    :param policy: an SB3 policy name or class (the trainer turns ``auto`` into ``CnnPolicy`` for images and
-        ``MlpPolicy`` otherwise); ``lstm`` builds a :class:`RecurrentPPO2` (sb3-contrib RecurrentPPO) instead.
+    :param policy: an SB3 policy name or class; ``auto``: ``CnnPolicy`` for images, ``MlpPolicy`` otherwise. A
+        recurrent (LSTM) policy is :class:`rlzoo.algos.RecurrentPPO2` (``algo=ppo2_lstm``).
     :param env: the vectorised training env.
     :param n_steps: steps collected per env per update.
     :param n_minibatches: minibatches each update's batch of ``n_steps * n_envs`` transitions is split into.
@@ -36,18 +36,10 @@ class PPO2(ToolboxAlgorithm, PPO):
     """
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
-    supports_lstm: ClassVar[bool] = True
-
-    def __new__(cls, policy: Any = "MlpPolicy", *args: Any, **kwargs: Any) -> Any:
-        if policy == "lstm":  # a recurrent policy is another SB3 class: build that one
-            from rlzoo.algos.ppo.recurrent import RecurrentPPO2
-
-            return RecurrentPPO2(policy, *args, **kwargs)
-        return super().__new__(cls)
 
     def __init__(
         self,
-        policy: Any = "MlpPolicy",
+        policy: Any = "auto",
         env: GymEnv | None = None,
         n_steps: int = 128,
         n_minibatches: int = 4,
@@ -94,18 +86,3 @@ class PPO2(ToolboxAlgorithm, PPO):
             verbose=verbose,
             _init_setup_model=_init_setup_model,
         )
-
-    @classmethod
-    def search_space(cls) -> dict[str, SearchParam]:
-        """The original's ``getOptParam`` ranges (learning rate on a log scale; its bounds were reversed)."""
-        return {
-            "gae_lambda": SearchParam("float", 0.0, 1.0),
-            "gamma": SearchParam("float", 0.0, 1.0),
-            "max_grad_norm": SearchParam("float", 0.0, 1.0),
-            "vf_coef": SearchParam("float", 0.0, 1.0),
-            "learning_rate": SearchParam("float", 1e-5, 1e-2, log=True),
-            "ent_coef": SearchParam("float", 0.0, 1.0),
-            "clip_range": SearchParam("float", 0.0, 1.0),
-            "n_epochs": SearchParam("int", 1, 10),
-            "n_steps": SearchParam("int", 32, 2048),
-        }

@@ -1,4 +1,4 @@
-"""PPO with an LSTM policy (sb3-contrib ``RecurrentPPO``): what ``algo=ppo2 algo.policy=lstm`` builds."""
+"""PPO with an LSTM policy (sb3-contrib ``RecurrentPPO``): ``algo=ppo2_lstm``."""
 
 from __future__ import annotations
 
@@ -8,21 +8,22 @@ import numpy as np
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.type_aliases import GymEnv
 
-from rlzoo.base import AlgoType, ToolboxAlgorithm, learning_rate_schedule, resolve_policy
+from rlzoo.base import AlgoType, ToolboxAlgorithm, learning_rate_schedule
 
 
 class RecurrentPPO2(ToolboxAlgorithm, RecurrentPPO):
     """Recurrent PPO with the PPO2 hyperparameters; the LSTM state is kept across :meth:`get_action` calls.
 
-    The parameters are those of :class:`rlzoo.algos.PPO2` (``policy="lstm"`` picks the LSTM policy matching the
-    observations: ``CnnLstmPolicy`` for images, ``MlpLstmPolicy`` otherwise).
+    The parameters are those of :class:`rlzoo.algos.PPO2`, except that ``policy="auto"`` picks the LSTM policy
+    matching the observations: ``CnnLstmPolicy`` for images, ``MlpLstmPolicy`` otherwise.
     """
 
     algo_type: ClassVar[AlgoType] = AlgoType.RL
+    auto_policies: ClassVar[tuple[str, str]] = ("MlpLstmPolicy", "CnnLstmPolicy")
 
     def __init__(
         self,
-        policy: Any = "lstm",
+        policy: Any = "auto",
         env: GymEnv | None = None,
         n_steps: int = 128,
         n_minibatches: int = 4,
@@ -41,9 +42,7 @@ class RecurrentPPO2(ToolboxAlgorithm, RecurrentPPO):
         verbose: int = 0,
         _init_setup_model: bool = True,
     ) -> None:
-        if policy == "lstm":
-            policy = resolve_policy("auto", env.observation_space).replace("Policy", "LstmPolicy")
-        n_envs = env.num_envs if env is not None else 1
+        n_envs = env.num_envs if env is not None and hasattr(env, "num_envs") else 1
         self.n_minibatches = n_minibatches
         self.lr_schedule_name = lr_schedule  # SB3 keeps its schedule function in self.lr_schedule
         super().__init__(
@@ -70,3 +69,25 @@ class RecurrentPPO2(ToolboxAlgorithm, RecurrentPPO):
         """Tell the replay which envs start a new episode at the next :meth:`get_action`."""
         if self._replay_starts is not None:
             self._replay_starts = np.asarray(dones, dtype=bool)
+
+    def get_action_proba(self, observation: np.ndarray) -> np.ndarray:
+        """The policy's distribution for the next :meth:`get_action` of a replay (same LSTM state), without
+        advancing that state: probabilities (discrete) or means (continuous), ``(n_envs, k)``."""
+        import torch as th
+
+        n = observation.shape[0]
+        starts = self._replay_starts if self._replay_starts is not None and len(self._replay_starts) == n \
+            else np.ones(n, dtype=bool)
+        state = self._replay_state
+        if state is None:  # a new replay: the zero LSTM state predict() starts with, (n_layers, n_envs, dim)
+            zeros = np.concatenate([np.zeros(self.policy.lstm_hidden_state_shape)] * n, axis=1)
+            state = (zeros, zeros)
+        obs_tensor, _ = self.policy.obs_to_tensor(observation)
+        with th.no_grad():
+            states = tuple(th.as_tensor(s, dtype=th.float32, device=self.device) for s in state)
+            distribution, _ = self.policy.get_distribution(obs_tensor, states,
+                                                           th.as_tensor(starts, dtype=th.float32, device=self.device))
+        inner = distribution.distribution
+        if isinstance(inner, th.distributions.Categorical):
+            return inner.probs.cpu().numpy()
+        return inner.mean.cpu().numpy()

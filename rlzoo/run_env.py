@@ -84,6 +84,9 @@ def saved_run_config(run_dir: Path) -> DictConfig:
     cfg = OmegaConf.create(read_config(run_dir))
     if "visdom" in cfg:  # saved before live_plots chose among visdom, tensorboard, both and none
         cfg.live_plots = "visdom" if cfg.pop("visdom") else "none"
+    kwargs = cfg.env.get("kwargs") or {}
+    if "action_repeat" in kwargs:  # the Kuka envs' physics steps per env step, named like the run-level key before
+        kwargs.physics_substeps = kwargs.pop("action_repeat")
     if cfg.algo.get("policy") == "lstm" and cfg.algo.get("_target_") == "rlzoo.algos.PPO2":
         # saved before algo=ppo2_lstm existed: PPO2 then built the recurrent PPO itself for policy=lstm
         cfg.algo._target_, cfg.algo.policy = "rlzoo.algos.RecurrentPPO2", "auto"

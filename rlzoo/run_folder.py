@@ -188,6 +188,12 @@ def read_state(checkpoint: Path | str) -> dict[str, Any]:
     return json.loads((Path(checkpoint) / STATE_FILE).read_text(encoding="utf-8"))
 
 
+def read_srl_model(run_dir: Path | str) -> Path | None:
+    """The folder of the learned SRL model the run encoded its images with (``srl_model.json``), or None."""
+    path = _read_json(Path(run_dir) / SRL_MODEL_RECORD).get("path")
+    return Path(path) if path else None
+
+
 def saved_model_class(run_dir: Path | str) -> str | None:
     """Import path of the class the run's models were saved from (what ``load`` must be called on).
 

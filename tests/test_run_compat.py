@@ -83,3 +83,21 @@ def test_agent_records_a_dataset_independent_of_the_process_count(run_copy: Path
     config = json.loads((folders[0] / "dataset_config.json").read_text())
     assert config["policy"] == str(run_copy.absolute()) and config["env_id"] == "MobileRobot-v0"
     assert len(set(one.actions.tolist())) > 1  # the agent's stochastic actions, not one repeated action
+
+
+def test_configs_saved_by_earlier_versions_are_read_with_todays_names(tmp_path: Path) -> None:
+    """Keys renamed since: ``visdom`` became ``live_plots``, the Kuka envs' ``action_repeat`` (physics steps per env
+    step) became ``physics_substeps``, and ``algo=ppo2 algo.policy=lstm`` became ``algo=ppo2_lstm``."""
+    import yaml
+
+    from rlzoo.run_env import saved_run_config
+
+    config = yaml.safe_load((FIXTURE / ".hydra" / "config.yaml").read_text())
+    config["env"] = {"id": "KukaButton-v0", "kwargs": {"action_repeat": 1, "random_target": False}}
+    config["algo"]["policy"] = "lstm"
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    cfg = saved_run_config(tmp_path)
+    assert "visdom" not in cfg and cfg.live_plots == "none"
+    assert dict(cfg.env.kwargs) == {"physics_substeps": 1, "random_target": False}
+    assert cfg.algo._target_ == "rlzoo.algos.RecurrentPPO2" and cfg.algo.policy == "auto"

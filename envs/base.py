@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
+from envs.rendering import RENDERERS, CompositeRenderer, Scene, load_body
 from envs.sim import Camera, Simulation
 
 #: Observation kinds an env can produce. Learned SRL models consume ``pixels`` and encode them outside the env.
@@ -32,11 +33,19 @@ class SRLEnv(gym.Env, EzPickle):
     :param shape_reward: dense reward (minus the distance to the target) instead of the sparse one.
     :param render_mode: ``rgb_array`` (the camera image) or None.
     :param gui: show the scene in the pybullet GUI (needs a display).
+    :param renderer: how camera images are made. ``composite`` (default): the fastest renderer the env has; for an
+        env whose :meth:`camera_scene` describes a fixed camera over bodies teleported in the plane, pieces rendered
+        once per process are depth-composited per image (``envs.rendering``, tested to match pybullet's picture);
+        other envs use their only renderer. ``pybullet``: pybullet's TinyRenderer renders the whole scene for every
+        image (the reference). The values an env accepts are its ``renderers``.
+    :raises ValueError: on an unsupported observation, control, render mode or renderer, or ``image_size < 36``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 50}
     observation_kinds: ClassVar[tuple[str, ...]] = ("ground_truth", "pixels")
     controls: ClassVar[tuple[str, ...]] = ("discrete", "continuous")
+    #: values of the ``renderer`` argument this env accepts (a subset of ``envs.rendering.RENDERERS``)
+    renderers: ClassVar[tuple[str, ...]] = RENDERERS
     camera: ClassVar[Camera]
 
     def __init__(
@@ -49,10 +58,11 @@ class SRLEnv(gym.Env, EzPickle):
         shape_reward: bool = False,
         render_mode: str | None = None,
         gui: bool = False,
+        renderer: str = "composite",
     ) -> None:
         EzPickle.__init__(self, observation=observation, control=control, image_size=image_size,
                           relative_pos=relative_pos, random_target=random_target, shape_reward=shape_reward,
-                          render_mode=render_mode, gui=gui)
+                          render_mode=render_mode, gui=gui, renderer=renderer)
         name = type(self).__name__
         if observation not in self.observation_kinds:
             raise ValueError(f"{name} cannot observe {observation!r}; it supports {', '.join(self.observation_kinds)}.")
@@ -60,6 +70,8 @@ class SRLEnv(gym.Env, EzPickle):
             raise ValueError(f"{name} cannot take control {control!r}; it supports {', '.join(self.controls)}.")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}.")
+        if renderer not in self.renderers:
+            raise ValueError(f"{name} cannot use renderer={renderer!r}; it supports {', '.join(self.renderers)}.")
         if image_size < 36:
             raise ValueError(f"image_size={image_size} is too small: CNN policies need at least 36 pixels.")
         self.observation_kind = observation
@@ -69,8 +81,10 @@ class SRLEnv(gym.Env, EzPickle):
         self.random_target = random_target
         self.shape_reward = shape_reward
         self.render_mode = render_mode
+        self.renderer = renderer
         self.sim = Simulation(gui=gui)
         self._camera_matrices: tuple[list[float], list[float]] | None = None
+        self._compositor: CompositeRenderer | None = None
 
     # --- what subclasses define -------------------------------------------------------------------------------
     def ground_truth(self) -> np.ndarray:
@@ -81,13 +95,33 @@ class SRLEnv(gym.Env, EzPickle):
         """The current target's position (m), same shape as :meth:`ground_truth`."""
         raise NotImplementedError
 
-    def _build_scene(self) -> None:
-        """Load every body into ``self.sim`` (called once, on the first render)."""
+    def camera_scene(self) -> Scene | None:
+        """The camera scene when it is a fixed camera over static bodies and bodies teleported in the plane (then
+        the composite renderer can draw it, and the default :meth:`_build_scene`/:meth:`_sync_scene` load and move
+        it); None otherwise."""
+        return None
+
+    def scene_positions(self) -> list[tuple[float, float]]:
+        """Current (x, y) (m) of each moving body of :meth:`camera_scene`, in its order."""
         raise NotImplementedError
 
+    def _build_scene(self) -> None:
+        """Load every body into ``self.sim`` (called once, on the first pybullet render)."""
+        scene = self.camera_scene()
+        if scene is None:
+            raise NotImplementedError
+        for static in scene.static:
+            load_body(self.sim, static.name, static.body, static.x, static.y)
+        for moving, (x, y) in zip(scene.moving, self.scene_positions()):
+            load_body(self.sim, moving.name, moving.body, x, y)
+
     def _sync_scene(self) -> None:
-        """Move the bodies of ``self.sim`` to the current state before a render."""
-        raise NotImplementedError
+        """Move the bodies of ``self.sim`` to the current state before a pybullet render."""
+        scene = self.camera_scene()
+        if scene is None:
+            raise NotImplementedError
+        for moving, (x, y) in zip(scene.moving, self.scene_positions()):
+            self.sim.set_position(moving.name, (x, y, moving.body.z), yaw=moving.body.yaw)
 
     # --- shared behaviour -------------------------------------------------------------------------------------
     def srl_state(self) -> np.ndarray:
@@ -96,7 +130,18 @@ class SRLEnv(gym.Env, EzPickle):
         return state.astype(np.float32)
 
     def render_image(self) -> np.ndarray:
-        """The camera view, uint8 of shape ``(image_size, image_size, 3)``; builds the scene on first use."""
+        """The camera view, uint8 of shape ``(image_size, image_size, 3)``, from the configured ``renderer``.
+
+        The composite renderer's pieces are built on first use (once per process and scene); the pybullet renderer
+        builds the scene in this env's client on first use.
+        """
+        if self.renderer == "composite":
+            if self._compositor is None:
+                scene = self.camera_scene()
+                if scene is not None:
+                    self._compositor = CompositeRenderer(scene, self.image_size)
+            if self._compositor is not None:
+                return self._compositor.render(self.scene_positions())
         self._update_scene()
         if self._camera_matrices is None:
             self._camera_matrices = self.sim.camera_matrices(self.camera)
@@ -105,6 +150,8 @@ class SRLEnv(gym.Env, EzPickle):
 
     def render_camera(self) -> np.ndarray:
         """The renderer alone: the camera image of the scene as it is, without syncing it (for benchmarks)."""
+        if self._compositor is not None:
+            return self._compositor.render(self.scene_positions())
         if self._camera_matrices is None:
             return self.render_image()
         view, projection = self._camera_matrices
@@ -118,10 +165,10 @@ class SRLEnv(gym.Env, EzPickle):
 
     def _observe(self) -> np.ndarray:
         """The observation of the current state, of the configured kind (the GUI, if open, follows the state)."""
-        if self.observation_kind == "pixels":
-            return self.render_image()
         if self.sim.gui:
             self._update_scene()
+        if self.observation_kind == "pixels":
+            return self.render_image()
         return self.srl_state()
 
     def _pixel_space(self) -> spaces.Box:
@@ -138,3 +185,4 @@ class SRLEnv(gym.Env, EzPickle):
         """Release the pybullet client; safe to call twice."""
         self.sim.close()
         self._camera_matrices = None
+        self._compositor = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -156,6 +156,9 @@ class CarRacingEnv(SRLEnv):
       heading (the original's dim 5 had the hull's inertia where its comment said speed), continuous steering no
       longer inverted, observation from ``state_pixels`` rather than the 600x400 ``rgb_array``.
     """
+
+    #: gymnasium draws the image itself: there is one renderer, and no pybullet reference
+    renderers: ClassVar[tuple[str, ...]] = ("composite",)
 
     def __init__(self, lookahead: int = LOOKAHEAD, **kwargs: Any) -> None:
         if kwargs.get("shape_reward"):

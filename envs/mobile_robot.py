@@ -2,11 +2,14 @@
 
 Behaviour follows the original toolbox (``environments/mobile_robot/``); the differences are listed in the README.
 The robot never rotates and is teleported, so without a camera observation the env never starts pybullet: the
-scene only exists to be rendered.
+scene only exists to be rendered. The scene is described once (:meth:`MobileRobotEnv.camera_scene`) and drawn either
+by the composite renderer (the default: pieces rendered once per process, composited per image) or by pybullet in
+the env's own client (``renderer="pybullet"``, the reference).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, ClassVar
 
@@ -14,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import SRLEnv
+from envs.rendering import Body, MovingBody, Scene, StaticBody
 from envs.sim import Camera
 
 ARENA_SIZE = 4.0  # m, the arena is [0, 4] x [0, 4]
@@ -25,7 +29,11 @@ X_MIN, X_MAX = WALL_MARGIN + ROBOT_LENGTH / 2, ARENA_SIZE - WALL_MARGIN - ROBOT_
 Y_MIN, Y_MAX = WALL_MARGIN + ROBOT_WIDTH / 2, ARENA_SIZE - WALL_MARGIN - ROBOT_WIDTH / 2  # 0.2, 3.8
 START_HALF_RANGE = 4.0 / 3.0  # m, the robot starts at 2 + U(-4/3, 4/3) on each axis
 TARGET_LOW, TARGET_HIGH = 0.4, 3.6  # m, range of random targets
-MAX_STEPS = 251  # the original ends an episode when its step counter exceeds 250
+# heights (m) of what the camera sees of a moving body; bodies are moved by their centre of mass, so the robot's frame
+# is 5 cm below the floor (chassis top at 3 cm) and the disc is half sunk (top at 1.5 cm)
+ROBOT_REFERENCE_HEIGHT = 0.03
+TARGET_REFERENCE_HEIGHT = 0.015
+from envs import MOBILE_ROBOT_STEPS as MAX_STEPS  # noqa: E402, F401  (the episode limit lives with the ids)
 
 RED, GREEN, BLUE, YELLOW = (0.8, 0, 0, 1), (0, 0.8, 0, 1), (0, 0, 0.8, 1), (1, 1, 0, 1)
 #: (name, position, yaw, colour) of the four walls
@@ -59,6 +67,11 @@ class MobileRobotEnv(SRLEnv):
 
     ## Episode End
     Never terminates; truncated after 251 steps (registered ``max_episode_steps``), so a perfect return is ~250.
+
+    ## Arguments
+    The :class:`~envs.base.SRLEnv` arguments. ``renderer="composite"`` (default) draws the camera image from pieces
+    rendered once per process (:mod:`envs.rendering`, tested to match pybullet's picture); ``renderer="pybullet"``
+    renders the scene in the env's own pybullet client at every image (the reference).
     """
 
     camera: ClassVar[Camera] = Camera(target=(2.0, 2.0, 0.0), distance=4.4, yaw=90.0, pitch=-90.0, fov=60.0)
@@ -124,7 +137,8 @@ class MobileRobotEnv(SRLEnv):
         bumped = not self._in_bounds(x, y)
         if not bumped:
             self.x, self.y = x, y
-        return self._observe(), self._reward(bumped), False, False, {}
+        reward = self._reward(bumped)  # may switch the target: the observation is of the state after the step
+        return self._observe(), reward, False, False, {}
 
     def _delta(self, action: Any) -> tuple[float, float]:
         """The (dx, dy) move in m of an action."""
@@ -135,36 +149,52 @@ class MobileRobotEnv(SRLEnv):
         return float(a[0]), float(a[1]) if len(a) > 1 else 0.0
 
     def _reward(self, bumped: bool) -> float:
+        """The reward of the step to the current position; reaching the current target (within
+        ``reward_threshold``) switches to the next one whatever the reward mode, as the original."""
         distance = self._distance()
+        reached = distance <= self.reward_threshold
+        if reached and self.target_index < len(self.targets) - 1:
+            self.target_index += 1
         if self.shape_reward:
             return -distance
         if bumped:
             return -1.0
-        if distance <= self.reward_threshold:
-            if self.target_index < len(self.targets) - 1:
-                self.target_index += 1
-            return 1.0
-        return 0.0
+        return 1.0 if reached else 0.0
 
     # --- rendering --------------------------------------------------------------------------------------------
-    def _build_scene(self) -> None:
-        self.sim.load("plane", "plane.urdf", (0.0, 0.0, 0.0))
-        for name, position, yaw, color in self._walls():
-            self.sim.load(name, "wall.urdf", position, yaw=yaw, color=color)
-        self._load_targets()
-        self.sim.load("robot", "racecar_lowpoly.urdf", (self.x, self.y, 0.0))
+    def camera_scene(self) -> Scene:
+        """Plane and walls (static), the target(s) and the robot (moving, drawn in that order)."""
+        static = (StaticBody("plane", Body("plane.urdf"), 0.0, 0.0),) + tuple(
+            StaticBody(name, Body("wall.urdf", color=color, yaw=yaw), x, y) for name, (x, y, _), yaw, color in self._walls()
+        )
+        robot = MovingBody("robot", Body("racecar_lowpoly.urdf"), self._robot_range(0), self._robot_range(1),
+                           ROBOT_REFERENCE_HEIGHT)
+        return Scene(self.camera, static, self._target_bodies() + (robot,))
 
-    def _load_targets(self) -> None:
-        for i, (tx, ty) in enumerate(self.targets):
-            self.sim.load(f"target_{i}", "cylinder.urdf", (tx, ty, 0.0), color=YELLOW if i == 0 else RED)
+    def scene_positions(self) -> list[tuple[float, float]]:
+        """(x, y) (m) of each target, then of the robot."""
+        return [(float(tx), float(ty)) for tx, ty in self.targets] + [(self.x, self.y)]
+
+    def _robot_range(self, axis: int) -> tuple[float, float]:
+        """Where the robot can be along x (0) or y (1) (m)."""
+        return (X_MIN, X_MAX) if axis == 0 else (Y_MIN, Y_MAX)
+
+    def _target_range(self, index: int, axis: int) -> tuple[float, float]:
+        """Where target ``index`` can be along x (0) or y (1) (m): the random range, or its fixed position."""
+        if self.random_target:
+            return TARGET_LOW, TARGET_HIGH
+        value = float(self.default_targets[index][axis])
+        return value, value
+
+    def _target_bodies(self) -> tuple[MovingBody, ...]:
+        return tuple(
+            MovingBody(f"target_{i}", Body("cylinder.urdf", color=YELLOW if i == 0 else RED),
+                       self._target_range(i, 0), self._target_range(i, 1), TARGET_REFERENCE_HEIGHT)
+            for i in range(len(self.default_targets))
+        )
 
     def _walls(self) -> tuple[tuple[str, tuple[float, float, float], float, Any], ...]:
         return WALLS
-
-    def _sync_scene(self) -> None:
-        for i, (tx, ty) in enumerate(self.targets):
-            self.sim.set_position(f"target_{i}", (tx, ty, 0.0))
-        self.sim.set_position("robot", (self.x, self.y, 0.0))
 
 
 class MobileRobot2TargetEnv(MobileRobotEnv):
@@ -208,12 +238,27 @@ class MobileRobot1DEnv(MobileRobotEnv):
     def _in_bounds(self, x: float, y: float) -> bool:
         return X_MIN <= x <= X_MAX
 
+    def _robot_range(self, axis: int) -> tuple[float, float]:
+        return (X_MIN, X_MAX) if axis == 0 else (0.0, 0.0)
+
+    def camera_scene(self) -> Scene:
+        """As the 2D scene with one wall; the robot rides on that wall along its whole range, so its sprites show it
+        over the wall."""
+        scene = super().camera_scene()
+        robot = dataclasses.replace(scene.moving[-1], sprite_with=(WALLS[0][0],))
+        return dataclasses.replace(scene, moving=scene.moving[:-1] + (robot,))
+
+    def _target_range(self, index: int, axis: int) -> tuple[float, float]:
+        return super()._target_range(index, 0) if axis == 0 else (0.0, 0.0)
+
     def _walls(self) -> tuple[tuple[str, tuple[float, float, float], float, Any], ...]:
         return WALLS[:1]
 
 
 LINE_TARGET_THRESHOLD = 0.1  # m
 LINE_TARGET_OFFSET = 0.2  # m, the rewarded line is this far before the band's centre
+BAND_Z = -0.045  # m, height of the band's centre: its top is 5 mm above the floor
+BAND_REFERENCE_HEIGHT = 0.005  # m, the band's top
 
 
 class MobileRobotLineTargetEnv(MobileRobotEnv):
@@ -237,13 +282,8 @@ class MobileRobotLineTargetEnv(MobileRobotEnv):
     def _distance(self) -> float:
         return abs(self.targets[0, 0] - LINE_TARGET_OFFSET - self.x)
 
-    def _load_targets(self) -> None:
-        self.sim.load("target_0", "wall_target.urdf", self._band_pose(), yaw=math.pi / 2, color=YELLOW)
-
-    def _band_pose(self) -> tuple[float, float, float]:
-        """Where the band's body sits: centred on x_t, mostly sunk in the floor like the original."""
-        return float(self.targets[0, 0]), 2.0, -0.045
-
-    def _sync_scene(self) -> None:
-        self.sim.set_position("target_0", self._band_pose(), yaw=math.pi / 2)
-        self.sim.set_position("robot", (self.x, self.y, 0.0))
+    def _target_bodies(self) -> tuple[MovingBody, ...]:
+        """The band: a 4 m x 0.5 m x 0.1 m box turned to span y, centred on x_t, mostly sunk in the floor like the
+        original."""
+        band = Body("wall_target.urdf", color=YELLOW, yaw=math.pi / 2, z=BAND_Z)
+        return (MovingBody("target_0", band, self._target_range(0, 0), (2.0, 2.0), BAND_REFERENCE_HEIGHT),)

@@ -191,6 +191,25 @@ class Simulation:
         )
         return np.asarray(rgba, dtype=np.uint8).reshape(size, size, 4)[:, :, :3]
 
+    def render_layers(
+        self, view: Sequence[float], projection: Sequence[float], width: int, height: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The CPU renderer's colour, depth and body-id buffers for any (possibly off-centre) projection.
+
+        :param view: view matrix, 16 floats column-major. :param projection: projection matrix, same layout.
+        :param width: image width (px). :param height: image height (px).
+        :return: ``rgb`` uint8 ``(height, width, 3)``; ``depth`` float32 ``(height, width)``, the renderer's
+            non-linear depth in [0, 1] (1 where nothing was drawn); ``body`` int32 ``(height, width)``, the pybullet
+            id of the body seen at each pixel, -1 where none.
+        """
+        _, _, rgba, depth, body = self.client.getCameraImage(
+            width, height, viewMatrix=list(view), projectionMatrix=list(projection),
+            renderer=pybullet.ER_TINY_RENDERER,
+        )
+        rgb = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+        depth = np.asarray(depth, dtype=np.float32).reshape(height, width)
+        return rgb, depth, np.asarray(body, dtype=np.int32).reshape(height, width)
+
     def close(self) -> None:
         """Disconnect; safe to call twice."""
         if self._client is not None:

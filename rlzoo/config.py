@@ -78,6 +78,8 @@ class RunConfig:
     :param random_target: draw a new target position every episode.
     :param shape_reward: dense reward (minus the distance to the target).
     :param image_size: side of camera images in pixels (64 is fast; 224 is the original's).
+    :param renderer: how camera images are made: ``composite`` (the env's fastest renderer, the default) or
+        ``pybullet`` (pybullet's full render of the scene for every image, the reference).
     :param gui: show the pybullet GUI (needs a display and ``n_envs=1``).
     :param resume: continue the run in ``hydra.run.dir`` from its last checkpoint.
     :param live_plots: where training is watched live: ``visdom`` (a visdom server, when one answers),
@@ -105,6 +107,7 @@ class RunConfig:
     random_target: bool = False
     shape_reward: bool = False
     image_size: int = 64
+    renderer: str = "composite"
     gui: bool = False
     resume: bool = False
     live_plots: str = "visdom"

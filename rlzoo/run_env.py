@@ -82,6 +82,8 @@ def saved_run_config(run_dir: Path) -> DictConfig:
     if not config_path(run_dir).is_file():
         raise ConfigError(f"{run_dir} is not a run folder of python main.py: {config_path(run_dir)} is missing.")
     cfg = OmegaConf.create(read_config(run_dir))
+    if "renderer" not in cfg:  # saved before the renderer key: the default renderer agrees with the old images
+        cfg.renderer = "composite"
     if "visdom" in cfg:  # saved before live_plots chose among visdom, tensorboard, both and none
         cfg.live_plots = "visdom" if cfg.pop("visdom") else "none"
     kwargs = cfg.env.get("kwargs") or {}

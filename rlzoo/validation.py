@@ -170,9 +170,11 @@ def validate(cfg: DictConfig, choices: dict[str, str]) -> RunPlan:
     env_class = _check_env(cfg, choices)
     env_kwargs = dict(OmegaConf.to_container(cfg.env.kwargs, resolve=True))
     if issubclass(env_class, SRLEnv):
-        env_kwargs.update(
-            observation=cfg.srl_model.observation, control=cfg.action_space.control, image_size=cfg.image_size
-        )
+        if cfg.renderer not in env_class.renderers:
+            raise ConfigError(f"renderer={cfg.renderer} is not available for env={choices.get('env', cfg.env.id)}; "
+                              f"it supports: {', '.join(env_class.renderers)}.")
+        env_kwargs.update(observation=cfg.srl_model.observation, control=cfg.action_space.control,
+                          image_size=cfg.image_size, renderer=cfg.renderer)
         if cfg.gui:
             env_kwargs["gui"] = True
     return RunPlan(algo_class=algo_class, env_kwargs=env_kwargs)

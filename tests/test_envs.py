@@ -118,7 +118,7 @@ def test_continuous_actions_are_clipped_and_scaled() -> None:
 
 
 def test_ground_truth_matches_the_rendered_scene() -> None:
-    env = make(observation="pixels")
+    env = make(observation="pixels", renderer="pybullet")  # the per-step reference moves pybullet's bodies
     env.reset(seed=2)
     for action in [1, 1, 3, 0]:
         env.step(action)
@@ -153,6 +153,29 @@ def test_two_targets_switch_after_the_first_is_reached() -> None:
     np.testing.assert_allclose(robot.target_position(), [0.4, 3.0])
     obs = robot.srl_state()
     np.testing.assert_allclose(obs, robot.ground_truth() - np.array([0.4, 3.0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape_reward", [False, True])
+def test_two_targets_switch_in_both_reward_modes(shape_reward: bool) -> None:
+    """Driven greedily toward the current target, the robot reaches the first and the observation jumps to the
+    second (the original switches whatever the reward mode); the shaped reward is minus the distance to the target
+    the step was taken toward."""
+    env = make("MobileRobot2Target-v0", shape_reward=shape_reward)
+    obs, _ = env.reset(seed=3)
+    robot = env.unwrapped
+    first, second = robot.targets[0].copy(), robot.targets[1].copy()
+    for _ in range(60):
+        target = robot.target_position().copy()
+        dx, dy = target - robot.ground_truth()
+        action = (1 if dx > 0 else 0) if abs(dx) >= abs(dy) else (3 if dy > 0 else 2)
+        obs, reward, *_ = env.step(action)
+        distance = float(np.linalg.norm(robot.ground_truth() - target))
+        assert reward == pytest.approx(-distance) if shape_reward else reward in (0.0, 1.0)
+        if not np.allclose(robot.target_position(), first):
+            break
+    np.testing.assert_allclose(robot.target_position(), second)
+    np.testing.assert_allclose(obs, robot.ground_truth() - second, atol=1e-6)
+    assert np.linalg.norm(robot.ground_truth() - first) <= 0.4
 
 
 def test_1d_robot_moves_on_x_only() -> None:

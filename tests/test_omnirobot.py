@@ -258,6 +258,6 @@ def test_gui_is_refused() -> None:
 def test_launcher_trains_on_omnirobot(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = run_main(["env=Omnirobot", "total_timesteps=256", "n_envs=2", "algo.n_steps=64", "algo.n_minibatches=2",
-                       "visdom=false", f"hydra.run.dir={run_dir}"])
+                       "live_plots=none", f"hydra.run.dir={run_dir}"])
     assert result.returncode == 0, result.stderr[-2000:]
     assert (run_dir / "model.zip").is_file()

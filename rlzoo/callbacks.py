@@ -42,6 +42,7 @@ class RunRecorder:
         self.start_timesteps = state.timesteps
         self.previous_wall_time = state.wall_time_s
         self.session_start = time.perf_counter()
+        self.session_cpu_start = time.process_time()
 
     @property
     def episodes(self) -> int:
@@ -99,6 +100,7 @@ class RunRecorder:
         """Write and return the ``metrics.json`` summary."""
         wall = self.wall_time()
         session = time.perf_counter() - self.session_start
+        session_cpu = time.process_time() - self.session_cpu_start
         metrics = {
             "status": status,
             "timesteps": int(timesteps),
@@ -107,6 +109,8 @@ class RunRecorder:
             "best_mean_reward": self.best_mean_reward,
             "wall_time_s": round(wall, 3),
             "steps_per_s": round((timesteps - self.start_timesteps) / session, 1) if session > 0 else None,
+            # per second of this process's CPU time (all its threads): the per-core rate on a shared machine
+            "steps_per_cpu_s": round((timesteps - self.start_timesteps) / session_cpu, 1) if session_cpu > 0 else None,
             "model_class": self.model_class,
         }
         write_json(self.run_dir / METRICS_FILE, metrics)

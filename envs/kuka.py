@@ -9,17 +9,24 @@ The hot path (one call of :meth:`Kuka.move` per physics step) calls ``pybullet``
 id, keeps the commanded point as Python floats and sends the seven arm motors in one ``setJointMotorControlArray``:
 the per-joint speed limit (``maxVelocity``), which only ``setJointMotorControl2`` accepts, is set once per episode
 and pybullet keeps it while later commands change the targets.
+
+The fast image renderer (``renderer="composite"`` in ``envs/kuka_button.py``) draws the arm with low-polygon copies of
+its link and finger meshes (``envs/assets/kuka_lowpoly/``, 1,967 triangles instead of 15,434): visual geometry
+only, the physics keeps pybullet_data's collision shapes. :func:`write_lowpoly_meshes` makes them from pybullet_data's
+meshes (``python -m envs.kuka`` rewrites them).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from envs.sim import Simulation, pybullet
+from envs.sim import ASSETS_DIR, Simulation, pybullet, pybullet_data
 
 KUKA_SDF = "kuka_iiwa/kuka_with_gripper2.sdf"
 BASE_POSITION = (-0.1, 0.0, -0.15)  # m
@@ -249,3 +256,232 @@ class Kuka:
         """The 14 joint positions (rad; the fixed joints 9 and 12 read 0), shape ``(14,)``."""
         states = pybullet.getJointStates(self.uid, ALL_JOINTS, physicsClientId=self._cid)
         return np.array([state[0] for state in states])
+
+
+# --- low-polygon visual meshes ----------------------------------------------------------------------------------------
+#: the arm's low-polygon visual meshes: ``link_0.obj`` ... ``link_7.obj`` and the four fingers' ``finger_*.obj``
+LOWPOLY_DIR = ASSETS_DIR / "kuka_lowpoly"
+#: edge of the clustering grid (m) and cosine of the crease angle that keeps normals apart (see :func:`simplify_mesh`)
+LOWPOLY_CELL = 0.04
+LOWPOLY_CREASE_COS = 0.7
+_LINK_MTL = "newmtl None\nNs 0\nKa 0 0 0\nKd 0.8 0.8 0.8\nKs 0.8 0.8 0.8\nd 1\nillum 2\n"  # pybullet_data's values
+
+
+#: a mesh thinner than this many grid cells along an axis gets a finer grid (the flange, the fingers)
+LOWPOLY_CELLS_PER_THICKNESS = 3
+#: pybullet_data's finger meshes (binary STL)
+FINGER_MESHES = ("finger_base_left", "finger_base_right", "finger_tip_left", "finger_tip_right")
+
+
+#: pybullet_data's textured sphere (KukaRandButton's ball: 1,856 triangles) and its texture; its low-polygon stand-in
+#: ``ball.obj`` is a UV sphere with the same texture mapping, textured at run time (see :func:`lowpoly_texture`)
+BALL_MESH, BALL_TEXTURE = "textured_sphere_smooth.obj", "checker_huge.gif"
+BALL_SEGMENTS, BALL_RINGS = 16, 10
+
+
+def lowpoly_mesh(mesh_file: str) -> str:
+    """The low-polygon replacement of a visual mesh (a path): the arm's links and fingers, the textured ball; else
+    ``mesh_file``."""
+    path = Path(mesh_file)
+    candidate = None
+    if path.parent.name == "meshes" and path.parent.parent.name == "kuka_iiwa":
+        candidate = LOWPOLY_DIR / f"{path.stem}.obj"
+    elif path.name == BALL_MESH and path.parent == Path(pybullet_data.getDataPath()):
+        candidate = LOWPOLY_DIR / "ball.obj"
+    return str(candidate) if candidate is not None and candidate.exists() else mesh_file
+
+
+def lowpoly_texture(mesh_file: str) -> str | None:
+    """The texture image (a path) to put on a body drawn with low-polygon mesh ``mesh_file``, or None."""
+    if Path(mesh_file) == LOWPOLY_DIR / "ball.obj":
+        return str(Path(pybullet_data.getDataPath()) / BALL_TEXTURE)
+    return None
+
+
+def uv_sphere(segments: int, rings: int) -> str:
+    """A unit sphere as OBJ text, mapped like pybullet_data's ``textured_sphere_smooth.obj``.
+
+    That mesh's texture coordinates are ``u = 0.5 - atan2(z, x) / 2 pi`` and ``v = 0.5 + asin(y) / pi`` (poles on
+    the y axis, seam at x < 0, z = 0); this sphere has ``segments`` columns around y and ``rings`` rows from pole
+    to pole, with smooth normals, using material ``None`` of ``ball.mtl``.
+    """
+    lines = ["mtllib ball.mtl", "usemtl None"]
+    for ring in range(rings + 1):
+        latitude = math.pi * (ring / rings - 0.5)
+        for column in range(segments + 1):  # the seam column twice, with u = 1 and u = 0
+            angle = math.pi - 2.0 * math.pi * column / segments  # atan2(z, x), from pi down to -pi
+            x, y, z = math.cos(latitude) * math.cos(angle), math.sin(latitude), math.cos(latitude) * math.sin(angle)
+            lines.append(f"v {x:.6f} {y:.6f} {z:.6f}")
+            lines.append(f"vn {x:.6f} {y:.6f} {z:.6f}")
+            lines.append(f"vt {0.5 - angle / (2.0 * math.pi):.6f} {ring / rings:.6f}")
+    for ring in range(rings):
+        for column in range(segments):
+            a = ring * (segments + 1) + column + 1
+            b, c, d = a + 1, a + segments + 1, a + segments + 2
+            corners = ([(a, b, d), (a, d, c)] if 0 < ring < rings - 1 else
+                       [(a, b, d)] if ring == 0 else [(a, d, c)])  # one triangle per column at the poles
+            lines.extend("f " + " ".join(f"{i}/{i}/{i}" for i in triangle) for triangle in corners)
+    return "\n".join(lines) + "\n"
+
+
+def read_stl(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The triangles of a binary STL file, as :func:`read_obj` returns them (one normal per facet).
+
+    :raises ValueError: a file whose size does not match its triangle count (an ASCII STL, say).
+    """
+    data = Path(path).read_bytes()
+    count = int(np.frombuffer(data, dtype="<u4", count=1, offset=80)[0])
+    if len(data) != 84 + 50 * count:
+        raise ValueError(f"{path}: not a binary STL file of {count} triangles")
+    record = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attribute", "<u2")])
+    facets = np.frombuffer(data, dtype=record, count=count, offset=84)
+    vertices, index = np.unique(facets["corners"].reshape(-1, 3).astype(np.float64), axis=0, return_inverse=True)
+    normals = facets["normal"].astype(np.float64)
+    corners = np.stack([index.reshape(-1, 3), np.repeat(np.arange(count), 3).reshape(-1, 3)], axis=-1)
+    return vertices, normals, corners
+
+
+def read_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The triangles of a Wavefront OBJ file with per-corner normals (``f v//vn``; polygons are fanned).
+
+    :return: vertices (n, 3) and normals (k, 3), float64, and triangles (m, 3, 2) int64 of (vertex, normal) indices.
+    :raises ValueError: a face without normal indices.
+    """
+    vertices, normals, triangles = [], [], []
+    with open(path) as stream:
+        for line in stream:
+            fields = line.split()
+            if not fields:
+                continue
+            if fields[0] == "v":
+                vertices.append([float(x) for x in fields[1:4]])
+            elif fields[0] == "vn":
+                normals.append([float(x) for x in fields[1:4]])
+            elif fields[0] == "f":
+                corners = []
+                for corner in fields[1:]:
+                    parts = corner.split("/")
+                    if len(parts) < 3 or not parts[2]:
+                        raise ValueError(f"{path}: face corner {corner!r} has no normal index")
+                    corners.append((int(parts[0]) - 1, int(parts[2]) - 1))
+                triangles.extend((corners[0], corners[i], corners[i + 1]) for i in range(1, len(corners) - 1))
+    return np.array(vertices), np.array(normals), np.array(triangles, dtype=np.int64).reshape(-1, 3, 2)
+
+
+def simplify_mesh(vertices: np.ndarray, normals: np.ndarray, triangles: np.ndarray, cell: float,
+                  crease_cos: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertex-clustering simplification that keeps creases.
+
+    The vertices are grouped on a grid of ``cell`` metres; each occupied cell becomes one position, the point that
+    minimises the summed squared distances to the planes of the original triangles touching the cell (area-weighted
+    quadrics, slightly pulled toward the cell's centroid). Within a cell, corners whose normals differ by more than
+    the crease angle keep separate normals (same position, so no cracks). Triangles whose corners fall into fewer
+    than three cells, and duplicates, are dropped.
+
+    :param vertices: (n, 3) positions (m). :param normals: (k, 3) normals.
+    :param triangles: (m, 3, 2) (vertex, normal) indices of each corner.
+    :param cell: grid edge (m). :param crease_cos: corners with normals closer than this cosine share a normal.
+    :return: vertices (p, 3), unit normals (p, 3) (one per vertex) and triangles (q, 3) of vertex indices.
+    """
+    cells = np.floor(vertices / cell).astype(np.int64)
+    _, cell_of_vertex = np.unique(cells, axis=0, return_inverse=True)
+    cell_of_vertex = cell_of_vertex.ravel()
+    n_cells = int(cell_of_vertex.max()) + 1
+    counts = np.bincount(cell_of_vertex, minlength=n_cells)
+    centroid = np.zeros((n_cells, 3))
+    np.add.at(centroid, cell_of_vertex, vertices)
+    centroid /= counts[:, None]
+    # quadric-optimal position of each cell
+    p0, p1, p2 = (vertices[triangles[:, k, 0]] for k in range(3))
+    face_normal = np.cross(p1 - p0, p2 - p0)
+    area = np.linalg.norm(face_normal, axis=1)
+    face_normal /= np.maximum(area, 1e-30)[:, None]
+    offset = -(face_normal * p0).sum(axis=1)
+    quadric = np.zeros((n_cells, 3, 3))
+    linear = np.zeros((n_cells, 3))
+    outer = area[:, None, None] * face_normal[:, :, None] * face_normal[:, None, :]
+    for k in range(3):
+        owner = cell_of_vertex[triangles[:, k, 0]]
+        np.add.at(quadric, owner, outer)
+        np.add.at(linear, owner, -(area * offset)[:, None] * face_normal)
+    pull = (1e-3 * np.trace(quadric, axis1=1, axis2=2) + 1e-12)[:, None, None] * np.eye(3)
+    position = np.linalg.solve(quadric + pull, (linear + np.einsum("kij,kj->ki", pull, centroid))[..., None])[..., 0]
+    # corners grouped by (cell, normal direction)
+    corners = triangles.reshape(-1, 2)
+    corner_normal = normals[corners[:, 1]] / np.linalg.norm(normals[corners[:, 1]], axis=1, keepdims=True)
+    corner_cell = cell_of_vertex[corners[:, 0]]
+    group = np.empty(len(corners), dtype=np.int64)
+    group_normal: list[np.ndarray] = []
+    group_cell: list[int] = []
+    order = np.argsort(corner_cell, kind="stable")
+    for chunk in np.split(order, np.flatnonzero(np.diff(corner_cell[order])) + 1):
+        sums: list[np.ndarray] = []
+        first = len(group_normal)
+        for index in chunk:
+            normal = corner_normal[index]
+            for k, total in enumerate(sums):
+                if total @ normal > crease_cos * np.linalg.norm(total):
+                    sums[k] = total + normal
+                    group[index] = first + k
+                    break
+            else:
+                sums.append(normal.copy())
+                group[index] = first + len(sums) - 1
+        group_normal.extend(total / np.linalg.norm(total) for total in sums)
+        group_cell.extend([int(corner_cell[chunk[0]])] * len(sums))
+    group_cells = np.array(group_cell)
+    faces = group.reshape(-1, 3)
+    face_cells = group_cells[faces]
+    keep = ((face_cells[:, 0] != face_cells[:, 1]) & (face_cells[:, 1] != face_cells[:, 2])
+            & (face_cells[:, 0] != face_cells[:, 2]))
+    faces, face_cells = faces[keep], face_cells[keep]
+    # one triangle per (cells, orientation): rotate each so that its smallest cell comes first
+    shift = np.argmin(face_cells, axis=1)
+    rows = np.arange(len(faces))[:, None]
+    canonical = face_cells[rows, (np.arange(3)[None, :] + shift[:, None]) % 3]
+    _, first_seen = np.unique(canonical, axis=0, return_index=True)
+    faces = faces[np.sort(first_seen)]
+    used = np.unique(faces)
+    remap = np.full(len(group_normal), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return position[group_cells[used]], np.array(group_normal)[used], remap[faces]
+
+
+def write_obj(path: str | Path, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, mtl: str) -> None:
+    """Write a triangle mesh with one normal per vertex (``f i//i j//j k//k``) that uses material ``None`` of ``mtl``."""
+    with open(path, "w") as out:
+        out.write(f"mtllib {mtl}\nusemtl None\n")
+        out.writelines(f"v {x:.6f} {y:.6f} {z:.6f}\n" for x, y, z in vertices)
+        out.writelines(f"vn {x:.5f} {y:.5f} {z:.5f}\n" for x, y, z in normals)
+        out.writelines(f"f {a + 1}//{a + 1} {b + 1}//{b + 1} {c + 1}//{c + 1}\n" for a, b, c in faces)
+
+
+def write_lowpoly_meshes(directory: Path = LOWPOLY_DIR, cell: float = LOWPOLY_CELL,
+                         crease_cos: float = LOWPOLY_CREASE_COS) -> dict[str, tuple[int, int]]:
+    """Write low-polygon copies of pybullet_data's Kuka link and finger meshes (and their material) to ``directory``.
+
+    Each mesh is simplified (:func:`simplify_mesh`) on a grid of ``cell`` metres, or of a third of its smallest
+    extent if that is smaller (``LOWPOLY_CELLS_PER_THICKNESS``), so that thin parts keep their shape.
+
+    :return: file name -> (triangles before, triangles after).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "link.mtl").write_text(_LINK_MTL)
+    source = Path(pybullet_data.getDataPath()) / "kuka_iiwa" / "meshes"
+    counts = {}
+    for name in [f"link_{link}.obj" for link in range(8)] + [f"{finger}.stl" for finger in FINGER_MESHES]:
+        vertices, normals, triangles = (read_obj if name.endswith(".obj") else read_stl)(source / name)
+        grid = min(cell, float(np.ptp(vertices, axis=0).min()) / LOWPOLY_CELLS_PER_THICKNESS)
+        small = simplify_mesh(vertices, normals, triangles, grid, crease_cos)
+        write_obj(directory / f"{Path(name).stem}.obj", *small, mtl="link.mtl")
+        counts[name] = (len(triangles), len(small[2]))
+    (directory / "ball.mtl").write_text(_LINK_MTL)
+    (directory / "ball.obj").write_text(uv_sphere(BALL_SEGMENTS, BALL_RINGS))
+    counts[BALL_MESH] = (len(read_obj(Path(pybullet_data.getDataPath()) / BALL_MESH)[2]),
+                         2 * BALL_SEGMENTS * (BALL_RINGS - 1))
+    return counts
+
+
+if __name__ == "__main__":
+    for mesh, (before, after) in write_lowpoly_meshes().items():
+        print(f"{mesh}: {before} -> {after} triangles")

@@ -141,7 +141,25 @@ def _check_env(cfg: DictConfig, choices: dict[str, str]) -> type:
         raise ConfigError(
             f"env={env_name} cannot take action_space={control}; it supports: {', '.join(env_class.controls)}."
         )
+    accepted = _constructor_arguments(env_class)
+    unknown = sorted(set(cfg.env.get("kwargs") or {}) - accepted)
+    if unknown:
+        raise ConfigError(f"env={env_name} has no argument {', '.join(f'env.kwargs.{k}' for k in unknown)}; its "
+                          f"arguments: {', '.join(sorted(accepted))}.")
     return env_class
+
+
+def _constructor_arguments(env_class: type) -> set[str]:
+    """The keyword arguments an env class takes, following ``**kwargs`` up its bases."""
+    names: set[str] = set()
+    for cls in env_class.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        parameters = inspect.signature(cls.__init__).parameters
+        names |= {n for n, p in parameters.items() if n != "self" and p.kind is not p.VAR_KEYWORD}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            break
+    return names
 
 
 def check_writable(run_dir: Path) -> None:

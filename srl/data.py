@@ -7,7 +7,10 @@ Reading (spec srl-zoo.md 2.3): arrays from ``preprocessed_data.npz`` and ``groun
 supervised learning and KNN-MSE is the agent's position minus the target's.
 
 Preprocessing (spec 1.1), shared by training and RL inference (so PCA gets it too, unlike the original toolbox):
-uint8 RGB -> float in [0, 1] -> ImageNet mean/std per channel -> NCHW. Differences from the original: images are
+uint8 RGB -> float in [0, 1] -> ImageNet mean/std per channel -> NCHW. Multi-view images (two camera views stacked
+on the channel axis, ``(S, S, 6)``, view 1 in channels 0-2; spec 1.1 and 1.4.10) are normalised view by view with
+the same mean and std, as the original preprocessed each view and stacked them. Our datasets store them in
+``images.npy`` as ``(N, S, S, 6)``; the original's ``<frame>_1.jpg`` and ``<frame>_2.jpg`` files load too. Differences from the original: images are
 resized (area interpolation) to the model's ``image_size`` (64 by default, 224 the original's) once when the
 dataset is loaded, and the tensor layout is the usual (N, C, H, W), not the original's (N, C, W, H) transpose
 (which only mattered for loading the original's weights, which this package does not do).
@@ -17,10 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -48,7 +51,8 @@ class SRLDataset:
     """A recorded dataset in memory (images possibly memory-mapped).
 
     :param folder: the dataset folder.
-    :param images: uint8 RGB, shape (N, S, S, 3), at the requested image size S.
+    :param images: uint8 RGB, shape (N, S, S, 3 V) for V camera views (1, or 2 for a multi-view dataset), at the
+        requested image size S.
     :param actions: shape (N,) for discrete actions (int64), (N, action_dim) for continuous ones.
     :param rewards: shape (N,), the reward received after action i.
     :param episode_starts: bool, shape (N,), True on the first frame of each episode.
@@ -78,6 +82,11 @@ class SRLDataset:
         return int(self.images.shape[1])
 
     @property
+    def views(self) -> int:
+        """Number of camera views per frame (1, or 2 for a multi-view dataset): a third of the image channels."""
+        return int(self.images.shape[3]) // 3
+
+    @property
     def env_id(self) -> str | None:
         """The gymnasium id it was recorded from (None for the original's datasets)."""
         return self.config.get("env_id")
@@ -100,6 +109,30 @@ class SRLDataset:
     def transitions(self) -> np.ndarray:
         """Indices t with (o_t, o_{t+1}) in one episode: t < N - 1 and not ``episode_starts[t + 1]``."""
         return np.flatnonzero(~self.episode_starts[1:])
+
+    @cached_property
+    def episode_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """First frame and one past the last frame of the episode of each frame, two int64 arrays of shape (N,)."""
+        starts = np.flatnonzero(self.episode_starts)
+        stops = np.append(starts[1:], len(self.episode_starts))
+        return starts[self.episode_index], stops[self.episode_index]
+
+    def negative_frames(self, idx: np.ndarray, generator: torch.Generator) -> np.ndarray:
+        """For each frame t of ``idx``, a frame t' != t of the same episode, uniformly (the time-contrastive
+        negatives of :func:`srl.losses.triplet_loss`; the original drew them with Python's unseeded ``random``).
+
+        :param idx: frame indices, shape (B,), each in an episode of at least 2 frames.
+        :param generator: the draws' seeded generator (the same state gives the same negatives).
+        :return: int64 frame indices, shape (B,).
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        starts, stops = (bound[idx] for bound in self.episode_bounds)
+        others = torch.from_numpy(stops - starts - 1)  # frames of the episode other than t
+        if bool((others < 1).any()):
+            raise ValueError("a time-contrastive negative needs an episode of at least 2 frames.")
+        offset = (torch.rand(len(idx), generator=generator, dtype=torch.float64) * others).long().numpy()
+        negative = starts + offset
+        return negative + (negative >= idx)  # skip t itself
 
     @property
     def target_ground_truth(self) -> np.ndarray:
@@ -196,32 +229,38 @@ def _load_jpgs(folder: Path, images_path: np.ndarray, image_size: int | None) ->
     """The original's format: one JPEG per frame at ``<data>/<images_path>.jpg``."""
     from PIL import Image
 
-    def locate(name: str) -> Path:
-        for candidate in (folder.parent / f"{name}.jpg", folder / f"{Path(*Path(name).parts[1:])}.jpg"):
-            if candidate.exists():
-                return candidate
-        if (folder.parent / f"{name}_1.jpg").exists():
-            raise ConfigError(f"dataset {folder} is a multi-view dataset ({name}_1.jpg); multi-view is not "
-                              "supported, only single-camera datasets.")
-        raise ConfigError(f"dataset {folder} is incomplete: image {name}.jpg is missing (and there is no "
-                          f"{IMAGES_FILE}).")
+    def locate(name: str) -> list[Path]:
+        """The frame's JPEG, or its views' ``_1.jpg`` and ``_2.jpg`` (a multi-view dataset)."""
+        for base in (folder.parent / name, folder / Path(*Path(name).parts[1:])):
+            if base.with_name(f"{base.name}.jpg").exists():
+                return [base.with_name(f"{base.name}.jpg")]
+            views = [base.with_name(f"{base.name}_{view}.jpg") for view in (1, 2)]
+            if all(path.exists() for path in views):
+                return views
+        raise ConfigError(f"dataset {folder} is incomplete: image {name}.jpg (or {name}_1.jpg and {name}_2.jpg) "
+                          f"is missing (and there is no {IMAGES_FILE}).")
 
-    log.info("Decoding %d JPEG images of %s", len(images_path), folder.name)
-    first = Image.open(locate(images_path[0])).convert("RGB")
-    size = image_size or first.size[0]
-    images = np.empty((len(images_path), size, size, 3), dtype=np.uint8)
+    log.info("Decoding %d JPEG frames of %s", len(images_path), folder.name)
+    first = locate(images_path[0])
+    size = image_size or Image.open(first[0]).size[0]
+    images = np.empty((len(images_path), size, size, 3 * len(first)), dtype=np.uint8)
     for i, name in enumerate(images_path):
-        image = Image.open(locate(name)).convert("RGB")
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BOX)
-        images[i] = np.asarray(image)
+        paths = locate(name)
+        if len(paths) != len(first):
+            raise ConfigError(f"dataset {folder} mixes frames of {len(first)} and {len(paths)} camera views "
+                              f"({paths[0].name}).")
+        for view, path in enumerate(paths):
+            image = Image.open(path).convert("RGB")
+            if image.size != (size, size):
+                image = image.resize((size, size), Image.Resampling.BOX)
+            images[i, :, :, 3 * view:3 * view + 3] = np.asarray(image)
     return images
 
 
 class Episode(NamedTuple):
     """One recorded episode of T frames, in the dataset's alignment (action t and reward t follow frame t)."""
 
-    images: np.ndarray  #: uint8 RGB, (T, S, S, 3)
+    images: np.ndarray  #: uint8 RGB, (T, S, S, 3 V) for V camera views
     actions: np.ndarray  #: (T,) or (T, action_dim)
     rewards: np.ndarray  #: (T,)
     ground_truth: np.ndarray  #: absolute agent position, (T, d) (m)
@@ -235,16 +274,24 @@ def write_dataset(folder: Path, name: str, episodes: Sequence[Callable[[], Episo
     :param name: the dataset's name (prefix of ``images_path``: ``<name>/record_XXX/frameXXXXXX``).
     :param episodes: loaders of the episodes. :param lengths: frames of each episode (T).
     :param image_size: side S of the images (pixels).
-    :param config: ``dataset_config.json`` (``n_frames`` and ``image_format`` are set here).
+    :param config: ``dataset_config.json`` (``n_frames``, ``image_format``, ``image_size`` and ``views``, the
+        number of camera views stacked in each image, are set here).
     :param env_globals: ``env_globals.json`` (the env module's constants).
+    :raises ConfigError: episodes with different numbers of camera views.
     """
     n = int(sum(lengths))
-    images = np.lib.format.open_memmap(folder / IMAGES_FILE, mode="w+", dtype=np.uint8,
-                                       shape=(n, image_size, image_size, 3))
+    images: np.ndarray | None = None
     actions, rewards, starts, gts, frame_targets, targets, paths = [], [], [], [], [], [], []
     offset = 0
     for index, (load, length) in enumerate(zip(episodes, lengths)):
         episode = load()
+        channels = episode.images.shape[3]
+        if images is None:
+            images = np.lib.format.open_memmap(folder / IMAGES_FILE, mode="w+", dtype=np.uint8,
+                                               shape=(n, image_size, image_size, channels))
+        elif channels != images.shape[3]:
+            raise ConfigError(f"episode {index} has {channels // 3} camera view(s), the episodes before it "
+                              f"{images.shape[3] // 3}: one- and two-view frames cannot share a dataset.")
         images[offset:offset + length] = episode.images
         actions.append(episode.actions)
         rewards.append(episode.rewards)
@@ -256,37 +303,50 @@ def write_dataset(folder: Path, name: str, episodes: Sequence[Callable[[], Episo
         starts.append(episode_starts)
         paths.extend(f"{name}/record_{index:03d}/frame{step:06d}" for step in range(length))
         offset += length
+    assert images is not None, "a dataset has at least one episode"
+    views = images.shape[3] // 3
     images.flush()
     del images
     np.savez(folder / PREPROCESSED, actions=np.concatenate(actions), rewards=np.concatenate(rewards),
              episode_starts=np.concatenate(starts))
     np.savez(folder / GROUND_TRUTH, ground_truth_states=np.concatenate(gts), target_positions=np.stack(targets),
              images_path=np.asarray(paths), frame_target_positions=np.concatenate(frame_targets))
-    config = {**config, "image_size": image_size, "image_format": "npy", "n_frames": n}
+    config = {**config, "image_size": image_size, "image_format": "npy", "n_frames": n, "views": views}
     (folder / DATASET_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=str))
     (folder / ENV_GLOBALS).write_text(json.dumps(env_globals, indent=2, sort_keys=True))
 
 
 def resize_images(images: np.ndarray, size: int, chunk: int = 1024) -> np.ndarray:
-    """Area-interpolated resize of uint8 images (N, H, W, 3) to (N, size, size, 3)."""
-    out = np.empty((len(images), size, size, 3), dtype=np.uint8)
+    """Area-interpolated resize of uint8 images (N, H, W, C) to (N, size, size, C)."""
+    out = np.empty((len(images), size, size, images.shape[3]), dtype=np.uint8)
     for start in range(0, len(images), chunk):
-        x = torch.from_numpy(np.ascontiguousarray(images[start:start + chunk])).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(np.array(images[start:start + chunk])).permute(0, 3, 1, 2).float()  # a writable copy
         y = F.interpolate(x, size=(size, size), mode="area")
         out[start:start + chunk] = y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out
 
 
+def channel_stats(channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std of each of ``channels`` channels (C,), repeated per RGB view of a multi-view stack.
+
+    :raises ValueError: ``channels`` is not a multiple of 3.
+    """
+    if channels < 3 or channels % 3:
+        raise ValueError(f"images have {channels} channels; expected RGB views, 3 channels each.")
+    views = channels // 3
+    return torch.tensor(IMAGENET_MEAN * views), torch.tensor(IMAGENET_STD * views)
+
+
 def preprocess(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 RGB images (N, H, W, 3) -> float32 (N, 3, H, W), ImageNet-normalised, on ``device``."""
+    """uint8 RGB images (N, H, W, 3 V) of V camera views -> float32 (N, 3 V, H, W) on ``device``, each view
+    ImageNet-normalised per channel (``(x / 255 - mean) / std``)."""
     if not isinstance(images, torch.Tensor):
         images = np.asarray(images)
         images = torch.from_numpy(images if images.flags.writeable else images.copy())
     x = images
     x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+    mean, std = channel_stats(x.shape[1])
+    return (x - mean.to(x.device).view(1, -1, 1, 1)) / std.to(x.device).view(1, -1, 1, 1)
 
 
 def occlude(x: torch.Tensor, percentage: float, generator: torch.Generator | None = None) -> torch.Tensor:

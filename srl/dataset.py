@@ -14,7 +14,8 @@ Layout (the original toolbox's, spec srl-zoo.md 2.1-2.2, so its datasets and our
                                              one per episode (at reset), images_path (N,) strings
                                              "<name>/record_XXX/frameXXXXXX"
                                              + frame_target_positions (N, d_t): the target of each frame (ours)
-    <save_path>/<name>/images.npy            (ours) uint8 (N, S, S, 3) RGB at image_size S (default 64)
+    <save_path>/<name>/images.npy            (ours) uint8 (N, S, S, 3) RGB at image_size S (default 64);
+                                             (N, S, S, 6) with two camera views (Kuka ``multi_view``), view 1 first
 
 Image format: one uint8 ``.npy`` stack (memory-mapped at training time, no decoding) instead of one JPEG per
 frame; 20 000 frames at 64x64 are 246 MB. ``save_jpg=true`` also writes the original's
@@ -154,7 +155,10 @@ def _recording_kwargs(settings: RecordSettings) -> dict[str, Any]:
 
 
 def _frame(robot: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    image = np.asarray(robot.render_image(), dtype=np.uint8)
+    """The frame's image (every camera view of an env that has ``render_views``, the Kuka envs with
+    ``multi_view``: ``(S, S, 6)``; else ``render_image``'s ``(S, S, 3)``), ground truth and target."""
+    render = getattr(robot, "render_views", robot.render_image)
+    image = np.asarray(render(), dtype=np.uint8)
     return image, np.asarray(robot.ground_truth(), dtype=np.float64), np.asarray(robot.target_position(),
                                                                                   dtype=np.float64)
 
@@ -208,7 +212,12 @@ def _write_jpgs(folder: Path, images: np.ndarray) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     for step, image in enumerate(images):
-        Image.fromarray(image).save(folder / f"frame{step:06d}.jpg", quality=95, subsampling=0)
+        if image.shape[2] == 3:
+            Image.fromarray(image).save(folder / f"frame{step:06d}.jpg", quality=95, subsampling=0)
+            continue
+        for view in range(image.shape[2] // 3):  # the original's multi-view names: frameXXXXXX_1.jpg, _2.jpg
+            Image.fromarray(image[:, :, 3 * view:3 * view + 3]).save(folder / f"frame{step:06d}_{view + 1}.jpg",
+                                                                     quality=95, subsampling=0)
 
 
 # --- the parent ---------------------------------------------------------------------------------------------------
@@ -349,7 +358,8 @@ def _describe_env(settings: RecordSettings) -> dict[str, Any]:
     env = gymnasium.make(settings.env_id, **_recording_kwargs(settings))
     robot = env.unwrapped
     info = {"relative_pos": bool(getattr(robot, "relative_pos", False)),
-            "max_dist": str(getattr(robot, "max_distance", getattr(robot, "max_dist", "None")))}
+            "max_dist": str(getattr(robot, "max_distance", getattr(robot, "max_dist", "None"))),
+            "renderer": getattr(robot, "renderer", None)}  # which renderer made the images
     env.close()
     return info
 
@@ -382,7 +392,7 @@ def run(cfg: DictConfig) -> Path:
                           f"builds the agent's own env: python -m rlzoo.enjoy {cfg.agent} --record-dataset "
                           f"{Path(cfg.save_path) / (cfg.name or 'agent_dataset')} --episodes {cfg.episodes}.")
     env_id, env_kwargs = resolve_env(cfg.env, cfg.random_target, cfg.shape_reward)
-    env_kwargs["control"] = cfg.control
+    env_kwargs.update(control=cfg.control, renderer=cfg.renderer)
     env_kwargs.update(OmegaConf.to_container(cfg.env_kwargs))
     name = cfg.name or f"{cfg.env}_seed{cfg.seed}"
     return record_dataset(Path(cfg.save_path) / name, env_id, env_kwargs, episodes=cfg.episodes,

@@ -21,22 +21,24 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from srl.data import IMAGENET_MEAN, IMAGENET_STD, preprocess
+from srl.data import channel_stats, preprocess
 
 Encode = Callable[[torch.Tensor], torch.Tensor]
 
 
 class _RawImageEncoder(nn.Module):
-    """uint8 (N, H, W, C) images -> states, with the normalisation folded into ``convs[0]``."""
+    """uint8 (N, H, W, C) images -> states, with the normalisation folded into ``convs[0]``, which reads the first
+    ``len(mean)`` channels (view 1 of a multi-view image for a time-contrastive model, else all of them)."""
 
     def __init__(self, convs: nn.Sequential, head: nn.Linear, mean: torch.Tensor) -> None:
         super().__init__()
         self.convs = convs.to(memory_format=torch.channels_last)
         self.head = head
         self.register_buffer("mean", mean)
+        self.channels = len(mean)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images.float() - self.mean).permute(0, 3, 1, 2)  # a channels-last view, no copy
+        x = (images[..., :self.channels].float() - self.mean).permute(0, 3, 1, 2)  # a channels-last view, no copy
         return self.head(torch.flatten(self.convs(x), 1))
 
 
@@ -57,7 +59,7 @@ def _fold_batchnorm(convs: nn.Sequential) -> nn.Sequential | None:
 
 def _fold_normalisation(conv: nn.Conv2d) -> nn.Conv2d:
     """``conv((x / 255 - mean) / std)`` as ``conv'(x - 255 mean)``: the weights divided by 255 std per channel."""
-    scale = 1.0 / (255.0 * torch.tensor(IMAGENET_STD, dtype=conv.weight.dtype))
+    scale = 1.0 / (255.0 * channel_stats(conv.in_channels)[1].to(conv.weight.dtype))
     folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                        conv.dilation, conv.groups, bias=conv.bias is not None)
     with torch.no_grad():
@@ -68,7 +70,7 @@ def _fold_normalisation(conv: nn.Conv2d) -> nn.Conv2d:
 
 
 def inference_encoder(model: nn.Module, device: str = "cpu") -> Encode:
-    """A function of uint8 image tensors (N, S, S, 3) to states (N, state_dim), equal to ``model(preprocess(x))``
+    """A function of uint8 image tensors (N, S, S, 3 V) to states (N, state_dim), equal to ``model(preprocess(x))``
     up to float rounding; call it under ``torch.no_grad()``.
 
     :param model: a trained encoder in eval mode (``SRLModel`` or any module taking preprocessed images).
@@ -77,8 +79,9 @@ def inference_encoder(model: nn.Module, device: str = "cpu") -> Encode:
     trunk, head = getattr(model, "trunk", None), getattr(model, "state_head", None)
     convs = trunk[0] if isinstance(trunk, nn.Sequential) and isinstance(trunk[0], nn.Sequential) else None
     fused = _fold_batchnorm(convs) if convs is not None and isinstance(head, nn.Linear) else None
-    if fused is None or fused[0].in_channels != len(IMAGENET_MEAN):
+    if fused is None or fused[0].in_channels % 3:
         return lambda images: model(preprocess(images, device))
     fused = copy.deepcopy(fused)
     fused[0] = _fold_normalisation(fused[0])
-    return _RawImageEncoder(fused, copy.deepcopy(head), 255.0 * torch.tensor(IMAGENET_MEAN)).to(device).eval()
+    mean = 255.0 * channel_stats(fused[0].in_channels)[0]
+    return _RawImageEncoder(fused, copy.deepcopy(head), mean).to(device).eval()

@@ -16,10 +16,20 @@ to zero (masking, as the original). The total loss is the sum of weight x term.
 | forward     | 1       | forward_loss: MSE(s_t + f(s_t, a_t), s_t+1) over the loss's split                    |
 | reward      | 1       | reward_loss: cross-entropy of (r_t > 0) from (s_t, s_t+1)                            |
 | priors      | 1       | temporal coherence, causality, proportionality, repeatability (Jonschkowski 2015)  |
+| triplet     | 1       | triplet_loss: time-contrastive (Sermanet 2018) on two camera views, margin 0.2      |
 | supervised  | 1       | supervised_loss: MSE(s_t, ground truth) (alone)                                     |
 | pca         | -       | no gradient: principal components of the images (alone)                             |
 | random      | -       | no term: the randomly initialised encoder is kept                                   |
 +-------------+---------+-------------------------------------------------------------------------------------+
+
+Multi-view models (spec 1.4.10) train on datasets whose frames stack two camera views on the channel axis (6
+channels, view 1 first): every loss but ``triplet`` encodes the 6-channel stack. ``triplet`` makes the encoder an
+embedding of one view (3 channels) and the state that of view 1; it needs a two-view dataset, and combines with
+``inverse``, ``forward``, ``reward`` and ``priors`` (on the view-1 states), not with a decoder loss or splits (the
+original's embedding net had no decoder, and its splits refused it). The original embedded with an ImageNet-
+pretrained, frozen resnet18 plus two trainable layers; those weights cannot be downloaded here, so the whole
+encoder (``model_type``) is trained from scratch, and the negatives are drawn with the training seed (the original
+used Python's unseeded ``random``).
 
 Bugs and quirks of the original fixed here (spec 6.3), on purpose:
 
@@ -56,7 +66,7 @@ if TYPE_CHECKING:
 #: loss name -> default weight
 DEFAULT_WEIGHTS: dict[str, float] = {
     "autoencoder": 1.0, "dae": 1.0, "vae": 1.0, "inverse": 2.0, "forward": 1.0, "reward": 1.0, "priors": 1.0,
-    "supervised": 1.0, "pca": 1.0, "random": 1.0,
+    "supervised": 1.0, "pca": 1.0, "random": 1.0, "triplet": 1.0,
 }
 LOSS_NAMES = tuple(DEFAULT_WEIGHTS)
 #: losses that train a decoder (at most one per model)
@@ -66,6 +76,10 @@ STANDALONE = ("supervised", "pca")
 #: losses that need discrete action classes
 ACTION_LOSSES = ("inverse", "forward", "priors")
 PRIOR_TERMS = ("temp_coherence_loss", "causality_loss", "proportionality_loss", "repeatability_loss")
+#: losses that need two camera views per frame
+MULTI_VIEW_LOSSES = ("triplet",)
+#: the triplet loss's margin on squared embedding distances (the original's 0.2)
+TRIPLET_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -125,8 +139,28 @@ def parse_losses(items: Sequence[str], state_dim: int | None) -> list[LossSpec]:
     if len(decoders) > 1:
         raise ConfigError(f"losses {' and '.join(decoders)} each train a decoder; keep one of "
                           f"{', '.join(DECODER_LOSSES)} (got {names}).")
+    if "triplet" in names:
+        clashing = [name for name in names if name in DECODER_LOSSES]
+        if clashing or any(spec.dims for spec in specs):
+            what = f"the decoder loss {clashing[0]!r}" if clashing else "split dims"
+            raise ConfigError(f"the triplet loss embeds one camera view and cannot be combined with {what} (got "
+                              f"{list(items)}); combine it with inverse, forward, reward or priors, without dims.")
     _check_splits(specs, state_dim, list(items))
     return specs
+
+
+def check_views(specs: Sequence[LossSpec], views: int, source: str) -> None:
+    """Raise :class:`ConfigError` when a loss needs more camera views than the images have.
+
+    :param views: camera views per frame of the training images (1, or 2 for a multi-view dataset).
+    :param source: what holds the images (named in the message).
+    """
+    needing = [spec.name for spec in specs if spec.name in MULTI_VIEW_LOSSES]
+    if needing and views < 2:
+        raise ConfigError(f"the {needing[0]} loss needs two camera views per frame, but {source} has {views}; "
+                          "record a two-view dataset from a Kuka env with env_kwargs.multi_view=true (python -m "
+                          "srl.dataset env=KukaButton +env_kwargs.multi_view=true; at RL time "
+                          "env.kwargs.multi_view=true).")
 
 
 def _check_splits(specs: list[LossSpec], state_dim: int | None, items: list[str]) -> None:
@@ -231,6 +265,24 @@ def priors_losses(states: torch.Tensor, next_states: torch.Tensor, actions: torc
     }
 
 
+def triplet_loss(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor,
+                 margin: float = TRIPLET_MARGIN) -> torch.Tensor:
+    """The time-contrastive triplet loss, mean over the batch of max(0, |a - p|^2 - |a - n|^2 + margin).
+
+    Sermanet et al. 2018, "Time-Contrastive Networks: Self-Supervised Learning from Video" (ICRA, arXiv
+    1704.06888), multi-view time-contrastive training: the anchor (view 1 at time t) must be nearer to the positive
+    (view 2 at t) than to the negative (view 1 at another time of the same episode) by ``margin``, in squared
+    Euclidean distance (the triplet loss of FaceNet, Schroff et al. 2015; spec srl-zoo.md 1.4: margin 0.2, no
+    normalisation of the embeddings).
+
+    :param anchors: (B, d). :param positives: (B, d). :param negatives: (B, d) embeddings.
+    :return: a scalar tensor.
+    """
+    positive = (anchors - positives).pow(2).sum(dim=1)
+    negative = (anchors - negatives).pow(2).sum(dim=1)
+    return F.relu(positive - negative + margin).mean()
+
+
 def supervised_loss(states: torch.Tensor, ground_truth: torch.Tensor) -> torch.Tensor:
     """Mean squared error between predicted and true states (B, d)."""
     return F.mse_loss(states, ground_truth)
@@ -249,10 +301,12 @@ def l2_penalty(model: torch.nn.Module) -> torch.Tensor:
 
 # --- a minibatch through a model ----------------------------------------------------------------------------------
 class Batch(NamedTuple):
-    """A minibatch of transitions (o_t, a_t, r_t, o_t+1); images preprocessed, shape (B, 3, S, S).
+    """A minibatch of transitions (o_t, a_t, r_t, o_t+1); images preprocessed, shape (B, 3 V, S, S) for V camera
+    views (view 1 in channels 0-2).
 
     ``obs_in``/``next_obs_in`` are what the encoder sees (occluded for the DAE, else the clean images).
-    ``ground_truth`` (B, d_gt) is the supervised target.
+    ``ground_truth`` (B, d_gt) is the supervised target. ``negatives`` (B, 3, S, S), for the triplet loss only: view 1
+    of another frame of each o_t's episode (:meth:`srl.data.SRLDataset.negative_frames`).
     """
 
     obs: torch.Tensor
@@ -262,6 +316,7 @@ class Batch(NamedTuple):
     actions: torch.Tensor
     rewards: torch.Tensor
     ground_truth: torch.Tensor
+    negatives: torch.Tensor | None = None
 
 
 def compute_losses(model: SRLModel, batch: Batch, l1_reg: float = 0.0, l2_reg: float = 0.0
@@ -273,8 +328,17 @@ def compute_losses(model: SRLModel, batch: Batch, l1_reg: float = 0.0, l2_reg: f
         states = model(batch.obs_in)
         terms["supervised_loss"] = model.losses[0].weight * supervised_loss(states, batch.ground_truth)
         return _regularise(terms, model, l1_reg, l2_reg)
-    encoded = model.encode(torch.cat([batch.obs_in, batch.next_obs_in]))
-    states, next_states = encoded.states[:batch_size], encoded.states[batch_size:]
+    positives = negatives = None
+    if model.time_contrastive:  # one pass, so that BatchNorm normalises the views with the same statistics
+        if batch.negatives is None:
+            raise ValueError("the triplet loss needs the batch's negatives (Batch.negatives).")
+        views = model.embed(torch.cat([model.first_view(batch.obs_in), model.first_view(batch.next_obs_in),
+                                       model.second_view(batch.obs_in), batch.negatives]))
+        states, next_states, positives, negatives = views.split(batch_size)
+        encoded = None  # parse_losses keeps the VAE, which needs the encoder's other outputs, away from triplet
+    else:
+        encoded = model.encode(torch.cat([batch.obs_in, batch.next_obs_in]))
+        states, next_states = encoded.states[:batch_size], encoded.states[batch_size:]
     for spec in model.losses:
         mask = model.mask(spec.name)
         s = states if mask is None else states * mask
@@ -284,6 +348,7 @@ def compute_losses(model: SRLModel, batch: Batch, l1_reg: float = 0.0, l2_reg: f
             terms["reconstruction_loss"] = spec.weight * 2 * reconstruction_loss(
                 decoded, torch.cat([batch.obs, batch.next_obs]))
         elif spec.name == "vae":
+            assert encoded is not None
             z = encoded.sample if mask is None else encoded.sample * mask
             decoded = model.decode(z)
             terms["generation_loss"] = spec.weight * 2 * reconstruction_loss(
@@ -302,6 +367,8 @@ def compute_losses(model: SRLModel, batch: Batch, l1_reg: float = 0.0, l2_reg: f
         elif spec.name == "priors":
             for name, value in priors_losses(s, s_next, batch.actions, batch.rewards).items():
                 terms[name] = spec.weight * value
+        elif spec.name == "triplet":
+            terms["triplet_loss"] = spec.weight * triplet_loss(states, positives, negatives)
     return _regularise(terms, model, l1_reg, l2_reg)
 
 

@@ -3,7 +3,8 @@
 The original toolbox's ``dataset_fusioner --merge``, for two or more sources: the episodes of each source follow
 those of the previous one, renumbered (``images_path`` ``<name>/record_XXX/frameXXXXXX`` of the new dataset), and
 every array is concatenated. The sources must be compatible: the same env (gymnasium id), image size, action space
-(discrete or continuous, and its shape), ground-truth and target dimensions and ``relative_pos``; otherwise a
+(discrete or continuous, and its shape), number of camera views, ground-truth and target dimensions and
+``relative_pos``; otherwise a
 :class:`ConfigError` says which value differs. The new dataset is written to a temporary folder and renamed when
 complete; the sources are left as they are unless ``--delete-sources`` is given (the original always deleted them).
 """
@@ -30,6 +31,7 @@ def _signature(data: SRLDataset) -> dict[str, Any]:
     return {
         "env": data.env_id,
         "image size": data.image_size,
+        "camera views": data.images.shape[-1] // 3,
         "action space": "discrete" if data.discrete_actions else f"continuous {data.actions.shape[1:]}",
         "control": control,
         "ground truth dimension": data.ground_truth.shape[1],

@@ -1,6 +1,7 @@
 """Encoders, decoders, prediction heads and PCA; a model is rebuilt from its folder's ``exp_config.json`` alone.
 
-Encoders (``model_type``), input (B, 3, S, S) ImageNet-normalised images (see :mod:`srl.data`):
+Encoders (``model_type``), input (B, 3 V, S, S) ImageNet-normalised images of V camera views (see :mod:`srl.data`;
+V = 2 for a multi-view model, whose first layer takes the 6-channel stack, spec 1.4.10):
 
 * ``cnn`` (default, ours, sized for speed at 64x64): conv 8x8/4 32 ch, conv 4x4/2 32 ch, conv 4x4/2 64 ch, each
   with BatchNorm and ReLU, flatten (64 (S/16)^2 features, 1024 at 64x64) -> Linear(state_dim); its decoder mirrors
@@ -17,6 +18,11 @@ its state is the mean. Heads, as the original: inverse Linear(2d, n_actions) (or
 ``inverse_model_type=mlp``), forward Linear(d + n_actions, d) predicting s_t+1 - s_t, reward 2d-16-16-2. Only the
 heads the losses use are built. PCA is a module too (a mean and components applied to preprocessed images), so it
 runs in the batched RL encoder like the networks (the original toolbox fed it raw, unnormalised frames).
+
+With the ``triplet`` loss the encoder is a time-contrastive embedding of one view (its first layer takes 3
+channels): the training embeds both views, and the state of a multi-view image is the embedding of view 1, as the
+original's. Its embedding net was an ImageNet-pretrained, frozen resnet18 with a trainable Linear(512, 128), PReLU,
+Linear(128, d); here the chosen ``model_type`` is trained from scratch (no pretrained weights can be downloaded).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srl.errors import ConfigError
-from srl.losses import DECODER_LOSSES, LossSpec, parse_losses, split_slices
+from srl.losses import DECODER_LOSSES, LossSpec, check_views, parse_losses, split_slices
 
 MODEL_TYPES = ("cnn", "custom_cnn", "mlp", "linear")
 INVERSE_MODEL_TYPES = ("linear", "mlp")
@@ -130,13 +136,18 @@ class SRLModel(nn.Module):
     :param inverse_model_type: ``linear`` or ``mlp``.
     :param beta: weight of the VAE's KL term.
     :param occlusion_percentage: the DAE's noise (read by the trainer).
+    :param views: camera views stacked in the input images (1, or 2 for a multi-view model): the input has
+        ``in_channels = 3 * views`` channels.
+    :raises ConfigError: an unknown inverse model type, a VAE with a linear encoder, or a loss that needs more
+        views (``triplet`` needs 2).
     """
 
     def __init__(self, losses: list[LossSpec], state_dim: int, image_size: int, n_actions: int = 0,
                  model_type: str = "cnn", inverse_model_type: str = "linear", beta: float = 1.0,
-                 occlusion_percentage: float = 0.5, channels: int = 3) -> None:
+                 occlusion_percentage: float = 0.5, views: int = 1) -> None:
         super().__init__()
         names = [spec.name for spec in losses]
+        check_views(losses, views, f"a model of {views} view(s)")
         if inverse_model_type not in INVERSE_MODEL_TYPES:
             raise ConfigError(f"inverse_model_type={inverse_model_type!r} does not exist; valid: "
                               f"{', '.join(INVERSE_MODEL_TYPES)}.")
@@ -149,6 +160,12 @@ class SRLModel(nn.Module):
         self.model_type = model_type
         self.beta = beta
         self.occlusion_percentage = occlusion_percentage
+        self.views = views
+        #: channels of the input images (all views)
+        self.in_channels = 3 * views
+        #: the encoder embeds one view at a time (the triplet loss); the state is view 1's embedding
+        self.time_contrastive = "triplet" in names
+        channels = 3 if self.time_contrastive else self.in_channels
         self.pixels_per_image = channels * image_size**2
         self.is_vae = "vae" in names
         self.trunk, features, trunk_shape = build_trunk(model_type, image_size, channels)
@@ -181,8 +198,23 @@ class SRLModel(nn.Module):
         """Actions (B,) as one-hot (B, n_actions) floats."""
         return F.one_hot(actions, self.n_actions).float()
 
+    def first_view(self, x: torch.Tensor) -> torch.Tensor:
+        """View 1 (channels 0-2) of preprocessed images (B, 3 V, S, S), shape (B, 3, S, S)."""
+        return x[:, :3]
+
+    def second_view(self, x: torch.Tensor) -> torch.Tensor:
+        """View 2 (channels 3-5) of preprocessed multi-view images (B, 6, S, S), shape (B, 3, S, S)."""
+        return x[:, 3:6]
+
+    def embed(self, views: torch.Tensor) -> torch.Tensor:
+        """Embeddings (B, d) of single views (B, 3, S, S) (time-contrastive models)."""
+        return self.state_head(self.trunk(views))
+
     def encode(self, x: torch.Tensor) -> Encoded:
-        """Encode images (B, C, S, S); the VAE also samples z = mu + sigma eps in train mode."""
+        """Encode images (B, 3 V, S, S) (a time-contrastive model encodes view 1); the VAE also samples
+        z = mu + sigma eps in train mode."""
+        if self.time_contrastive:
+            return Encoded(self.embed(self.first_view(x)))
         features = self.trunk(x)
         states = self.state_head(features)
         if self.logvar_head is None:
@@ -196,7 +228,10 @@ class SRLModel(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """States (B, d) of images (B, C, S, S) (the VAE's mean)."""
+        """States (B, d) of images (B, 3 V, S, S) (the VAE's mean; view 1's embedding for a time-contrastive
+        model)."""
+        if self.time_contrastive:
+            x = self.first_view(x)
         return self.state_head(self.trunk(x))
 
 
@@ -204,14 +239,17 @@ class PCAModel(nn.Module):
     """Principal components of flattened preprocessed images: state = (x - mean) @ components.T.
 
     :param state_dim: number of components k. :param image_size: side S of the images.
+    :param views: camera views stacked in the images (their ``3 * views`` channels are flattened together).
     """
 
-    def __init__(self, state_dim: int, image_size: int, channels: int = 3) -> None:
+    def __init__(self, state_dim: int, image_size: int, views: int = 1) -> None:
         super().__init__()
         self.state_dim = state_dim
         self.image_size = image_size
+        self.views = views
+        self.in_channels = 3 * views
         self.losses = [LossSpec("pca", 1.0)]
-        features = channels * image_size**2
+        features = self.in_channels * image_size**2
         self.register_buffer("mean", torch.zeros(features))
         self.register_buffer("components", torch.zeros(state_dim, features))
 
@@ -258,13 +296,14 @@ def build_model(exp_config: dict[str, Any]) -> nn.Module:
     """Rebuild the (untrained) model an ``exp_config.json`` describes."""
     losses = parse_losses(exp_config.get("loss-specs") or exp_config["losses"], exp_config["state-dim"])
     image_size = int(exp_config.get("image-size", 224))
+    views = 2 if exp_config.get("multi-view") else 1
     if losses[0].name == "pca":
-        return PCAModel(int(exp_config["state-dim"]), image_size)
+        return PCAModel(int(exp_config["state-dim"]), image_size, views=views)
     return SRLModel(losses, int(exp_config["state-dim"]), image_size, n_actions=int(exp_config.get("n_actions", 0)),
                     model_type=exp_config.get("model-type", "cnn"),
                     inverse_model_type=exp_config.get("inverse-model-type") or "linear",
                     beta=float(exp_config.get("beta", 1.0)),
-                    occlusion_percentage=float(exp_config.get("occlusion-percentage", 0.5)))
+                    occlusion_percentage=float(exp_config.get("occlusion-percentage", 0.5)), views=views)
 
 
 def read_exp_config(folder: Path) -> dict[str, Any]:

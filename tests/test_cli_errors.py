@@ -25,6 +25,9 @@ from conftest import FAST, run_main
         ("total_timesteps=0", ["total_timesteps=0 is invalid"]),
         ("n_envs=0", ["n_envs=0 is invalid"]),
         ("n_envs=two", ["n_envs=two", "could not be converted to Integer"]),
+        ("+env.kwargs.multi_view=true", ["env=MobileRobot has no argument env.kwargs.multi_view", "random_target"]),
+        ("renderer=opengl", ["renderer=opengl is not available for env=MobileRobot", "composite, pybullet"]),
+        ("seed=-1", ["seed=-1 is out of range"]),
     ],
 )
 def test_bad_value_gets_one_clear_message(tmp_path: Path, override: str, expected: list[str]) -> None:

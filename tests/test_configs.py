@@ -30,7 +30,7 @@ def test_default_config_is_the_quick_start_run() -> None:
     assert cfg.num_stack == 1 and cfg.image_size == 64 and cfg.n_envs >= 1
     plan = validate(cfg, choices)
     assert plan.env_kwargs == {"random_target": False, "shape_reward": False, "observation": "ground_truth",
-                               "control": "discrete", "image_size": 64}
+                               "control": "discrete", "image_size": 64, "renderer": "composite"}
 
 
 def _expected_error(cfg) -> str | None:
@@ -104,7 +104,7 @@ def test_help_lists_the_run_groups_only() -> None:
     assert result.returncode == 0, result.stderr
     groups = result.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
     listed = {line.split(":")[0] for line in groups.splitlines()[2:] if ":" in line}
-    assert listed == {"action_space", "algo", "env", "hparams_search", "srl_model"}
+    assert listed == {"action_space", "algo", "env", "experiment", "hparams_search", "srl_model"}
     srl_models = next(line for line in groups.splitlines() if line.startswith("srl_model:"))
     assert {"ground_truth", "raw_pixels", "vae", "srl_splits"} <= set(srl_models.split(": ")[1].split(", "))
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import copy
-import math
 import pickle
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import compose_run, run_main
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
-from conftest import compose_run, run_main
 from envs.base import CONTROLS, OBSERVATIONS
 from envs.kuka import GRIPPER_LINK, N_JOINTS, REST_POSE
 from envs.kuka_button import BUTTON_DISTANCE_HEIGHT, BUTTON_LINK, MAX_STEPS, MAX_STEPS_LONG
@@ -189,7 +188,7 @@ def test_seeding_is_reproducible() -> None:
 
     target_a, obs_a = rollout(5)
     target_b, obs_b = rollout(5)
-    target_c, obs_c = rollout(6)
+    target_c, _ = rollout(6)
     np.testing.assert_array_equal(target_a, target_b)
     np.testing.assert_array_equal(obs_a, obs_b)
     assert not np.array_equal(target_a, target_c)
@@ -235,7 +234,7 @@ def test_joint_control_is_incremental() -> None:
     assert np.array(robot.joint_target)[0] == pytest.approx(start[0] + moved[0])  # a zero action holds the command
 
 
-def test_position_controls_force_down_and_action_repeat() -> None:
+def test_position_controls_force_down_and_physics_substeps() -> None:
     env = make(control="continuous")
     env.reset(seed=0)
     robot = env.unwrapped.robot
@@ -248,13 +247,14 @@ def test_position_controls_force_down_and_action_repeat() -> None:
     z = up.unwrapped.robot.ee_target[2]
     up.step(Z_UP)
     assert up.unwrapped.robot.ee_target[2] > z
-    repeated = make(action_repeat=3)
+    repeated = make(physics_substeps=3)
     repeated.reset(seed=0)
     unwrapped = repeated.unwrapped
     y = unwrapped.robot.ee_target[1]
     expected = unwrapped.robot.action_delta(Y_PLUS, copy.deepcopy(unwrapped.np_random))[1]
     repeated.step(Y_PLUS)  # the command moves at each of the 3 physics steps
     assert unwrapped.robot.ee_target[1] == pytest.approx(y + 3 * expected)
+    assert unwrapped.physics_substeps == 3 and unwrapped._ezpickle_kwargs["physics_substeps"] == 3
 
 
 def test_two_buttons_switch_goal_after_five_contacts() -> None:
@@ -274,6 +274,53 @@ def test_two_buttons_switch_goal_after_five_contacts() -> None:
     assert rewards.count(1.0) == 5 and not terminated  # the first button rewards its contacts too
     np.testing.assert_allclose(robot.target_position(), second)
     np.testing.assert_allclose(obs, robot.ground_truth() - second, atol=1e-6)
+
+
+def press(env: gym.Env, button: int, offset: tuple[float, float], steps: int,
+          stop_on_switch: bool = False) -> list[tuple[set[int], float, bool]]:
+    """Bring the commanded point over button ``button``'s centre plus ``offset`` (m), then down; per step the
+    button's links the arm touches, the reward and whether the arm touches the table."""
+    robot = env.unwrapped
+    cid = robot.sim.client_id
+    bx, by, _ = robot.task.button_positions[button]
+    tx, ty = bx + offset[0], by + offset[1]
+    log = []
+    for _ in range(steps):
+        x, y, _ = robot.robot.ee_target
+        if abs(x - tx) > 0.02:
+            action = X_MINUS if x > tx else X_PLUS
+        elif abs(y - ty) > 0.02:
+            action = Y_MINUS if y > ty else Y_PLUS
+        else:
+            action = Z_DOWN
+        goal = robot.task.goal
+        _, reward, terminated, _, _ = env.step(action)
+        button_contacts = pybullet.getContactPoints(bodyA=robot.robot.uid, bodyB=robot.sim.body(f"button_{button}"),
+                                                    physicsClientId=cid)
+        table = pybullet.getContactPoints(bodyA=robot.robot.uid, bodyB=robot.sim.body("table"), physicsClientId=cid)
+        log.append(({contact[4] for contact in button_contacts}, reward, bool(table)))
+        if terminated or (stop_on_switch and robot.task.goal != goal):
+            break
+    return log
+
+
+def test_two_buttons_count_only_their_cap() -> None:
+    """Pressing a button is touching its cap: the arm on the green ring or base of either button gets no reward."""
+    env = make("Kuka2Button-v0")
+    env.reset(seed=0)
+    ring_only = [step for step in press(env, 0, (0.1, 0.0), 700) if step[0] and BUTTON_LINK not in step[0]]
+    assert len(ring_only) >= 3 and all(reward == 0.0 for _, reward, table in ring_only if not table)
+    assert env.unwrapped.task.n_contacts == [0, 0]
+    env.reset(seed=0)
+    log = press(env, 0, (0.0, 0.0), 700, stop_on_switch=True)
+    assert [reward for links, reward, _ in log if BUTTON_LINK in links] == [1.0] * 5  # the cap counts
+    assert env.unwrapped.task.goal == 1
+    for _ in range(60):  # up, over the second button's ring
+        env.step(Z_UP)
+    log = press(env, 1, (0.0, -0.1), 900)
+    ring_only = [step for step in log if step[0] and BUTTON_LINK not in step[0]]
+    assert len(ring_only) >= 3 and all(reward == 0.0 for _, reward, table in ring_only if not table)
+    assert env.unwrapped.task.n_contacts == [5, 0]
 
 
 def test_moving_button_slides_and_turns_back() -> None:
@@ -311,15 +358,15 @@ def test_rand_button_has_clutter_and_pushes_the_ball() -> None:
 
 def test_step_after_termination_warns() -> None:
     env = make(max_distance=0.8).unwrapped
-    obs, _ = env.reset(seed=0)
+    env.reset(seed=0)
     env._terminated = True
     with pytest.warns(UserWarning, match="after the episode terminated"):
         env.step(Z_UP)
 
 
 def test_bad_arguments_and_gui_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="action_repeat"):
-        make(action_repeat=0)
+    with pytest.raises(ValueError, match="physics_substeps must be at least 1"):
+        make(physics_substeps=0)
     with pytest.raises(ValueError, match="cannot take control 'foo'"):
         make(control="foo")
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -338,6 +385,6 @@ def test_launcher_accepts_kuka_observations_and_controls(srl_model: str, action_
 def test_smoke_training(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = run_main(["env=KukaButton", "total_timesteps=256", "n_envs=2", "algo.n_steps=64", "algo.n_minibatches=2",
-                       "visdom=false", f"hydra.run.dir={run_dir}"])
+                       "live_plots=none", f"hydra.run.dir={run_dir}"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert (run_dir / "model.zip").exists()

@@ -76,10 +76,14 @@ class TrainConfig:
     :param dataset: dataset folder (a path, or a name under ``data/``).
     :param model: what the model is (the ``model`` group: an entry of :data:`MODELS`).
     :param image_size: side of the images the model sees (pixels); the dataset's images are resized to it.
-    :param epochs: passes over the training samples (0: save the initial model).
+    :param epochs: passes over the training samples (0: save the initial model); the most when ``patience`` is set.
     :param batch_size: transitions per minibatch.
     :param learning_rate: Adam's step size.
     :param val_size: fraction of the transitions held out for validation (best-validation checkpoint).
+    :param patience: early stopping: stop after this many epochs in a row without a validation-loss improvement
+        larger than ``min_delta`` (0: off, all ``epochs`` run). The model kept is the best-validation epoch's either way.
+    :param min_delta: the smallest improvement that resets ``patience``, as a fraction of the best validation loss so
+        far (0.01: an epoch must lower it by more than 1 %); a fraction, because the losses' scales differ by model.
     :param training_set_size: use only the first N transitions (-1: all), as the original.
     :param seed: seed of torch, numpy, the split and the DAE noise.
     :param l1_reg: weight of the L1 norm of the weights. :param l2_reg: weight of their L2 norm.
@@ -100,6 +104,8 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 0.001
     val_size: float = 0.2
+    patience: int = 0
+    min_delta: float = 0.0
     training_set_size: int = -1
     seed: int = 1
     l1_reg: float = 0.0
@@ -132,6 +138,8 @@ class DatasetConfig:
     :param max_steps: cut episodes to this many steps (null: the env's own limit).
     :param agent: a run folder of ``python main.py`` whose agent acts instead of the random policy.
     :param save_jpg: also write the original's per-frame JPEGs (``record_XXX/frameXXXXXX.jpg``).
+    :param renderer: how the images are made: ``composite`` (the env's fastest renderer) or ``pybullet`` (the
+        reference); recorded in ``dataset_config.json``.
     :param progress: show a progress bar.
     :param env_kwargs: more env constructor arguments (beyond the ``conf/env`` option's).
     """
@@ -150,6 +158,7 @@ class DatasetConfig:
     max_steps: int | None = None
     agent: str | None = None
     save_jpg: bool = False
+    renderer: str = "composite"
     progress: bool = True
     env_kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -193,6 +202,10 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("reward_inverse", ["reward:1", "inverse:2"]),
     # as the original: random adds no term, so this is inverse training under another name
     ModelSpec("random_inverse", ["random", "inverse:2"]),
+    # multi-view SRL (two cameras, Kuka envs with multi_view=true): the time-contrastive triplet loss (Sermanet et
+    # al. 2018), anchor view 1 at t, positive view 2 at t, negative view 1 at another time of the episode; the state
+    # is view 1's embedding; 10 dims, the size of the original toolbox's multi_view_srl model
+    ModelSpec("multi_view_srl", ["triplet"], state_dim=10),
 ]}
 
 

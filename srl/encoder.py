@@ -2,7 +2,7 @@
 
 :class:`SRLEncoder` is a ``VecEnvWrapper`` that runs in the learner process: at every step it encodes the images
 of all envs (and the terminal observations of the envs whose episode just ended) in **one** batched forward pass,
-turning uint8 (S, S, 3) pixels into float32 states of shape (state_dim,). The original toolbox ran the model in a
+turning uint8 (S, S, 3 x views) pixels into float32 states of shape (state_dim,). The original toolbox ran the model in a
 separate process fed by one queue per env; there is neither here.
 
 :func:`make_encoder` is what the RL trainer puts into ``envs.vec.EnvFactory.encoder``. It finds the model
@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,47 @@ log = logging.getLogger(__name__)
 _NOT_DEFINING = ("dataset", "log_folder", "device", "torch_threads", "progress", "plots", "knn_samples",
                  "knn_neighbors", "knn_seed")
 #: env kwargs that recording sets itself
-_RECORDING_OWN = ("observation", "image_size", "render_mode", "gui")
+#: (on-demand datasets are recorded with the fast renderer whatever the run's: its images agree with the reference's
+#: within the tested tolerance, so one cached model serves runs of either renderer)
+_RECORDING_OWN = ("observation", "image_size", "render_mode", "gui", "renderer")
+#: how a model is trained on demand, where ``python -m srl.train`` (``srl.config.TrainConfig``) differs: the run
+#: waits for it, so the epochs are capped and early stopping ends a training whose validation loss has levelled
+#: off (``bench/srl_on_demand.py`` measured these against the 30-epoch default; README, Performance)
+ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 32, "learning_rate": 0.001, "patience": 2,
+                                      "min_delta": 0.005}
+#: the most torch threads of an on-demand training (see :func:`on_demand_threads`)
+ON_DEMAND_THREADS = 2
+
+
+def on_demand_threads(seconds: float = 0.5) -> int:
+    """Torch threads for an on-demand training: up to :data:`ON_DEMAND_THREADS`, one per core that other processes
+    leave free (idle over the next ``seconds``, rounded), at least 1.
+
+    The training runs before RL starts, so on a machine of its own the cores are free, and 2 threads train 1.9-2x
+    faster than 1 on 2 idle cores; on cores other processes hold, threads that wait for each other make it several
+    times slower than 1 thread (README, Performance).
+    """
+    return max(1, min(ON_DEMAND_THREADS, round(_free_cores(seconds))))
+
+
+def _free_cores(seconds: float) -> float:
+    """Cores idle over the next ``seconds`` (from Linux's ``/proc/stat``); elsewhere, cores minus the 1-minute load
+    average (which also counts this process's own recent work)."""
+    cores = os.cpu_count() or 1
+    try:
+        idle_before, total_before = _cpu_ticks()
+        time.sleep(seconds)
+        idle_after, total_after = _cpu_ticks()
+    except OSError:
+        return cores - os.getloadavg()[0]
+    total = total_after - total_before
+    return cores * (idle_after - idle_before) / total if total > 0 else float(cores)
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """Idle (idle + iowait) and total CPU ticks of all cores since boot (the ``cpu`` line of ``/proc/stat``)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
 
 
 class SRLEncoder(VecEnvWrapper):
@@ -71,13 +112,13 @@ class SRLEncoder(VecEnvWrapper):
         self._encode = inference_encoder(self.model, device)
         self.state_dim = int(model.state_dim)
         self.image_size = int(model.image_size)
-        _check_pixels(venv.observation_space, self.image_size, self.model_folder)
+        _check_pixels(venv.observation_space, self.image_size, self.model_folder, int(getattr(model, "in_channels", 3)))
         space = gym.spaces.Box(-np.inf, np.inf, (self.state_dim,), dtype=np.float32)
         super().__init__(venv, observation_space=space)
 
     @torch.no_grad()
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """States (N, state_dim) float32 of uint8 images (N, S, S, 3), in one forward pass."""
+        """States (N, state_dim) float32 of uint8 images (N, S, S, 3 x views), in one forward pass."""
         images = np.asarray(images)
         tensor = torch.from_numpy(images if images.flags.writeable else images.copy()).to(self.device)
         return self._encode(tensor).float().cpu().numpy()
@@ -108,11 +149,15 @@ class SRLEncoder(VecEnvWrapper):
         self._encode = inference_encoder(self.model.eval(), self.device)
 
 
-def _check_pixels(space: gym.Space, image_size: int, folder: str) -> None:
+def _check_pixels(space: gym.Space, image_size: int, folder: str, channels: int = 3) -> None:
     shape = getattr(space, "shape", None)
-    if not isinstance(space, gym.spaces.Box) or shape is None or len(shape) != 3 or shape[2] != 3:
+    if not isinstance(space, gym.spaces.Box) or shape is None or len(shape) != 3 or shape[2] % 3:
         raise ConfigError(f"the SRL model {folder} encodes camera images, but the env observes {space}; learned "
                           "srl_models need observation: pixels.")
+    if shape[2] != channels:
+        raise ConfigError(f"the SRL model {folder} encodes {channels // 3} camera view(s) per image, but the env "
+                          f"renders {shape[2] // 3}: set env.kwargs.multi_view={str(channels > 3).lower()} (a "
+                          "multi-view model needs the Kuka envs' two cameras).")
     if shape[0] != image_size or shape[1] != image_size:
         raise ConfigError(f"the SRL model {folder} was trained on {image_size}x{image_size} images, but the env "
                           f"renders {shape[0]}x{shape[1]}: run with image_size={image_size}, or use a model "
@@ -158,6 +203,12 @@ def make_encoder(srl_model_cfg: Any, env_id: str, image_size: int, seed: int, en
     if exp.get("model-name") not in (None, name):
         log.warning("srl_model=%s but %s is a %s model; its exp_config.json decides what it is", name, folder,
                     exp.get("model-name"))
+    trained_renderer = (exp.get("dataset-config") or {}).get("renderer")
+    run_renderer = (env_kwargs or {}).get("renderer")
+    if trained_renderer and run_renderer and trained_renderer != run_renderer:
+        log.warning("the SRL model %s was trained on images of the %s renderer, and this run renders with %s: the "
+                    "two agree within the tested tolerance (README, 'Camera images'), but its states are not the "
+                    "ones of its training images", folder, trained_renderer, run_renderer)
     if record is not None and not Path(record).exists():
         Path(record).parent.mkdir(parents=True, exist_ok=True)
         Path(record).write_text(json.dumps({"path": str(folder), "model": name, "env_id": env_id,
@@ -231,15 +282,19 @@ def file_lock(path: Path) -> Iterator[None]:
 
 def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
                       env_kwargs: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
-    """What defines the on-demand dataset (a dict) and the training config (its ``dataset`` still unset)."""
+    """What defines the on-demand dataset (a dict) and the training config (its ``dataset`` still unset).
+
+    The training config is ``python -m srl.train``'s with :data:`ON_DEMAND_TRAINING` (early stopping, capped epochs;
+    :func:`ensure_model` sets the torch threads when it trains); the run's ``srl_model.epochs`` and ``srl_model.batch_size``, when
+    set, override those two keys.
+    """
     srl_seed = _get(srl_model_cfg, "seed", seed)
     kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in _RECORDING_OWN}
     kwargs["control"] = "discrete"  # action classes for the SRL losses, whatever the agent's action space
     dataset = {"env_id": env_id, "env_kwargs": dict(sorted(kwargs.items())), "episodes": _get(srl_model_cfg,
                                                                                                "episodes", 80),
                "seed": srl_seed, "image_size": image_size, "policy": "random"}
-    # torch_threads 0 keeps the run's setting (its torch_threads, 1 by default)
-    overrides: dict[str, Any] = {"image_size": image_size, "seed": srl_seed, "progress": True, "torch_threads": 0}
+    overrides: dict[str, Any] = {**ON_DEMAND_TRAINING, "image_size": image_size, "seed": srl_seed, "progress": True}
     for key in ("epochs", "batch_size"):
         if _get(srl_model_cfg, key) is not None:
             overrides[key] = _get(srl_model_cfg, key)
@@ -258,11 +313,12 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
     """
     from omegaconf import OmegaConf
 
-    from srl.losses import parse_losses
+    from srl.losses import check_views, parse_losses
     from srl.train import train_model
 
     dataset_desc, cfg = on_demand_configs(srl_model_cfg, env_id, image_size, seed, env_kwargs)
-    parse_losses(list(cfg.model.losses), cfg.model.state_dim)  # a bad loss list fails before any recording
+    specs = parse_losses(list(cfg.model.losses), cfg.model.state_dim)  # a bad loss list fails before any recording
+    check_views(specs, 2 if dataset_desc["env_kwargs"].get("multi_view") else 1, f"env {env_id}")
     train_desc = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in _NOT_DEFINING}
     dataset_hash = config_hash(dataset_desc)
     name = cfg.model.name
@@ -286,6 +342,7 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
             if stale != tmp:
                 log.info("Removing %s, left by an interrupted training", stale)
                 shutil.rmtree(stale, ignore_errors=True)
+        cfg.torch_threads = on_demand_threads()  # measured now: the recording's workers have ended
         train_model(cfg, log_folder=tmp)
         exp = json.loads((tmp / EXP_CONFIG).read_text())
         exp["log-folder"], exp["experiment-name"] = str(folder), folder.name

@@ -10,8 +10,9 @@ The model folder (``log_folder``, default ``srl_models/<env id>/<date>_<model>_S
 rewards), ``loss_history.npz``, ``gt_correlation.json`` and ``knn_mse.json`` (the original's files), ``metrics.json``
 (both metrics, best epoch, speed), ``learned_states.png`` and ``losses.png``.
 
-Training (spec srl-zoo.md 1.8): Adam, fixed epochs, transitions (o_t, o_t+1) within episodes, a random
-``val_size`` fraction of them held out, best-validation checkpoint, seeds for torch, numpy and the DAE noise.
+Training (spec srl-zoo.md 1.8): Adam, fixed epochs (or fewer: early stopping, ``patience``), transitions (o_t,
+o_t+1) within episodes, a random ``val_size`` fraction of them held out, best-validation checkpoint, seeds for torch,
+numpy and the DAE noise.
 Differences from the original, on purpose (spec 6.3):
 
 * minibatches are redrawn every epoch (the original fixed their composition once and only reshuffled their order);
@@ -47,7 +48,7 @@ from omegaconf import DictConfig, OmegaConf
 from srl.config import cache_root
 from srl.data import SRLDataset, load_dataset, occlude, preprocess
 from srl.errors import ConfigError
-from srl.losses import ACTION_LOSSES, Batch, LossSpec, compute_losses, parse_losses, split_slices
+from srl.losses import ACTION_LOSSES, Batch, LossSpec, check_views, compute_losses, parse_losses, split_slices
 from srl.metrics import gt_labels, gtc, knn_mse, plot_losses, plot_states
 from srl.models import EXP_CONFIG, METRICS_FILE, MODEL_FILE, MODEL_TYPES, TRAIN_CONFIG, PCAModel, SRLModel
 from srl.progress import progress
@@ -77,15 +78,19 @@ def plan(cfg: DictConfig) -> Plan:
     if cfg.image_size < 16:
         raise ConfigError(f"image_size={cfg.image_size} is too small: use at least 16 (64 is the default, 224 the "
                           "original's).")
-    for key, low in (("epochs", 0), ("batch_size", 2), ("knn_neighbors", 1), ("knn_samples", 1)):
+    for key, low in (("epochs", 0), ("batch_size", 2), ("knn_neighbors", 1), ("knn_samples", 1), ("patience", 0)):
         if cfg[key] < low:
             raise ConfigError(f"{key}={cfg[key]} is invalid: it must be at least {low}.")
     if not 0 <= cfg.val_size < 1:
         raise ConfigError(f"val_size={cfg.val_size} is invalid: it is a fraction in [0, 1).")
     if cfg.learning_rate <= 0:
         raise ConfigError(f"learning_rate={cfg.learning_rate} is invalid: it must be positive.")
+    if not 0 <= cfg.min_delta < 1:
+        raise ConfigError(f"min_delta={cfg.min_delta} is invalid: it is a fraction of the best validation loss, in "
+                          "[0, 1).")
     specs = parse_losses(list(model.losses), model.state_dim)
     dataset = load_dataset(cfg.dataset, cfg.image_size)
+    check_views(specs, dataset.views, f"dataset {dataset.folder}")
     names = [spec.name for spec in specs]
     state_dim = model.state_dim
     if names == ["supervised"]:
@@ -127,13 +132,14 @@ def exp_config(cfg: DictConfig, the_plan: Plan, log_folder: Path, model: torch.n
         "n-neighbors": cfg.knn_neighbors, "n-to-plot": 0,
         "split-dimensions": {spec.name: spec.dims for spec in specs} if slices else -1,
         "inverse-model-type": cfg.model.inverse_model_type, "experiment-name": log_folder.name,
-        "n_actions": getattr(model, "n_actions", 0), "multi-view": False,
+        "n_actions": getattr(model, "n_actions", 0), "multi-view": dataset.views > 1,
         "occlusion-percentage": cfg.model.occlusion_percentage,
         "losses_weights": [[spec.name, spec.weight] for spec in specs],
         # ours
         "image-size": cfg.image_size, "loss-specs": [str(spec) for spec in specs], "model-name": cfg.model.name,
         "env-id": dataset.env_id, "ground-truth-dim": int(dataset.ground_truth.shape[1]),
-        "val-size": cfg.val_size, "input": "RGB uint8 -> /255 -> ImageNet mean/std -> (N, 3, H, W)",
+        "val-size": cfg.val_size,
+        "input": f"RGB uint8 -> /255 -> ImageNet mean/std per view -> (N, {3 * dataset.views}, H, W)",
         "dataset-config": dataset.config,
     }
 
@@ -155,6 +161,7 @@ class _Batches:
         self.generator = torch.Generator().manual_seed(seed)
         self.discrete = dataset.discrete_actions
         self.truth = torch.as_tensor(dataset.target_ground_truth, dtype=torch.float32)
+        self.time_contrastive = getattr(model, "time_contrastive", False)
 
     def __call__(self, idx: np.ndarray) -> Batch:
         frames = preprocess(self.dataset.images[np.concatenate([idx, idx + 1])], self.device)
@@ -162,9 +169,13 @@ class _Batches:
         n = len(idx)
         actions = (torch.as_tensor(self.dataset.actions[idx], device=self.device) if self.discrete
                    else torch.zeros(n, dtype=torch.long, device=self.device))
+        negatives = None
+        if self.time_contrastive:  # view 1 of another frame of the episode, drawn with the seeded generator
+            negative_idx = self.dataset.negative_frames(idx, self.generator)
+            negatives = preprocess(self.dataset.images[negative_idx][..., :3], self.device)
         return Batch(obs=frames[:n], next_obs=frames[n:], obs_in=noisy[:n], next_obs_in=noisy[n:], actions=actions,
                      rewards=torch.as_tensor(self.dataset.rewards[idx], dtype=torch.float32, device=self.device),
-                     ground_truth=self.truth[idx].to(self.device))
+                     ground_truth=self.truth[idx].to(self.device), negatives=negatives)
 
 
 def _chunks(indices: np.ndarray, size: int) -> Iterator[np.ndarray]:
@@ -203,11 +214,12 @@ def _train(cfg: DictConfig, the_plan: Plan, folder: Path) -> Path:
     device = _device(cfg.device)
     names = [spec.name for spec in specs]
     if names == ["pca"]:
-        model: torch.nn.Module = PCAModel(the_plan.state_dim, cfg.image_size)
+        model: torch.nn.Module = PCAModel(the_plan.state_dim, cfg.image_size, views=dataset.views)
     else:
         model = SRLModel(specs, the_plan.state_dim, cfg.image_size, n_actions=dataset.n_actions,
                          model_type=cfg.model.model_type, inverse_model_type=cfg.model.inverse_model_type,
-                         beta=cfg.model.beta, occlusion_percentage=cfg.model.occlusion_percentage)
+                         beta=cfg.model.beta, occlusion_percentage=cfg.model.occlusion_percentage,
+                         views=dataset.views)
     model.to(device)
     config = exp_config(cfg, the_plan, folder, model)
     _write_json(folder / EXP_CONFIG, {**config, "status": "training"})
@@ -254,6 +266,7 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
     per_epoch = max(1, len(train_idx) // batch_size)  # the incomplete last batch is dropped (BatchNorm)
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
     best, best_epoch, samples, train_time, train_cpu = math.inf, 0, 0, 0.0, 0.0
+    stale = 0  # epochs in a row without an improvement larger than min_delta (early stopping)
     first = 1
     resumed = _load_training_state(folder / TRAINING_STATE, cfg)
     if resumed is not None:  # an interrupted training of this same config: continue after its last epoch
@@ -264,12 +277,14 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
         batches.generator.set_state(resumed["batch_rng"])
         history, best, best_epoch = resumed["history"], resumed["best"], resumed["best_epoch"]
         samples, train_time, train_cpu = resumed["samples"], resumed["train_time"], resumed["train_cpu"]
-        first = resumed["epoch"] + 1
+        stale, first = resumed["stale_epochs"], resumed["epoch"] + 1
         log.info("Resuming the training in %s after epoch %d of %d", folder, resumed["epoch"], cfg.epochs)
     bar = progress(cfg.epochs * per_epoch, f"training {cfg.model.name}", "batch", enabled=cfg.progress)
     bar.update((first - 1) * per_epoch)
     try:
         for epoch in range(first, cfg.epochs + 1):
+            if _stops(cfg, stale):  # a resumed training that had already stopped early
+                break
             model.train()
             order = rng.permutation(train_idx)
             sums: dict[str, float] = {}
@@ -297,6 +312,7 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
             val = _validate(cfg, model, batches, val_idx) if len(val_idx) else history["train_loss"][-1]
             history["val_loss"].append(val)
             bar.set_postfix(epoch=epoch, train=f"{history['train_loss'][-1]:.4g}", val=f"{val:.4g}")
+            stale = 0 if math.isinf(best) or val < best - cfg.min_delta * abs(best) else stale + 1
             if val < best or not len(val_idx):
                 best, best_epoch = val, epoch
                 _save_state(model, folder / MODEL_FILE)
@@ -304,16 +320,28 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
                          "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
                          "torch_rng": torch.get_rng_state(), "batch_rng": batches.generator.get_state(),
                          "history": history, "best": best, "best_epoch": best_epoch, "samples": samples,
-                         "train_time": train_time, "train_cpu": train_cpu}, folder / TRAINING_STATE)
+                         "train_time": train_time, "train_cpu": train_cpu, "stale_epochs": stale},
+                        folder / TRAINING_STATE)
+            if _stops(cfg, stale):
+                log.info("Early stopping after epoch %d of %d: no validation improvement over %.3g %% in %d epochs; "
+                         "keeping epoch %d (validation loss %.4g)", epoch, cfg.epochs, 100 * cfg.min_delta, stale,
+                         best_epoch, best)
+                break
     finally:
         bar.close()
     (folder / TRAINING_STATE).unlink(missing_ok=True)
     np.savez(folder / "loss_history.npz", **{k: np.asarray(v) for k, v in history.items()})
     if cfg.plots:
         plot_losses(history, folder / "losses.png")
-    return {"best_epoch": best_epoch, "best_val_loss": best, "train_samples_per_s": samples / max(train_time, 1e-9),
+    return {"best_epoch": best_epoch, "best_val_loss": best, "epochs_run": len(history["train_loss"]),
+            "stopped_early": _stops(cfg, stale), "train_samples_per_s": samples / max(train_time, 1e-9),
             # per second of this process's CPU time (all its threads): what an idle machine would give with one thread
             "train_samples_per_cpu_s": samples / max(train_cpu, 1e-9), "final_train_loss": history["train_loss"][-1]}
+
+
+def _stops(cfg: DictConfig, stale: int) -> bool:
+    """Whether early stopping ends the training after ``stale`` epochs without a large enough improvement."""
+    return 0 < cfg.patience <= stale
 
 
 @torch.no_grad()
@@ -368,7 +396,7 @@ def _fit_pca(cfg: DictConfig, model: PCAModel, dataset: SRLDataset, train_idx: n
 @torch.no_grad()
 def predict_states(model: torch.nn.Module, images: np.ndarray, device: torch.device | str = "cpu",
                    batch_size: int = PREDICT_BATCH) -> np.ndarray:
-    """States (N, d) float32 of uint8 images (N, S, S, 3), in batches (the last one partial)."""
+    """States (N, d) float32 of uint8 images (N, S, S, 3 V), in batches (the last one partial)."""
     model.eval()
     out = [model(preprocess(images[start:start + batch_size], device)).float().cpu().numpy()
            for start in range(0, len(images), batch_size)]
@@ -410,8 +438,9 @@ def main() -> None:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(1) from None
         print(f"Model folder: {folder}")
+        views = " env.kwargs.multi_view=true" if json.loads((folder / EXP_CONFIG).read_text())["multi-view"] else ""
         print(f"Use it:       python main.py srl_model={cfg.model.name} srl_model.path={folder} "
-              f"image_size={cfg.image_size}")
+              f"image_size={cfg.image_size}{views}")
 
     _app()
 

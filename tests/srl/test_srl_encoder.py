@@ -18,11 +18,21 @@ from omegaconf import DictConfig, OmegaConf
 from srl_helpers import make_synthetic_dataset
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+import srl.encoder
 import srl.train
 from rlzoo.config import SRLModelConfig
 from srl.config import MODELS, train_config
 from srl.data import preprocess
-from srl.encoder import SRLEncoder, ensure_model, latest_model, make_encoder
+from srl.encoder import (
+    ON_DEMAND_THREADS,
+    ON_DEMAND_TRAINING,
+    SRLEncoder,
+    ensure_model,
+    latest_model,
+    make_encoder,
+    on_demand_configs,
+    on_demand_threads,
+)
 from srl.errors import ConfigError
 from srl.inference import inference_encoder
 from srl.losses import parse_losses
@@ -207,13 +217,40 @@ def test_on_demand_model_is_trained_once_and_cached(cache: Path, monkeypatch: py
     assert other != folder and len(calls) == 2  # another seed is another model
 
 
-#: cache folders of on-demand models, as named before the spec was composed by Hydra (the cache must still find them)
+def test_on_demand_training_stops_early_on_the_free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model trained on demand gets the on-demand settings (early stopping, capped epochs) unless the run sets
+    srl_model.epochs / batch_size, the same keys as python -m srl.train, and a torch thread per free core."""
+    _, cfg = on_demand_configs(srl_cfg("srl_splits"), "MobileRobot-v0", 64, 0, {"random_target": True})
+    assert {key: cfg[key] for key in ON_DEMAND_TRAINING} == ON_DEMAND_TRAINING
+    assert cfg.patience > 0 and cfg.epochs < train_config("srl_splits").epochs
+    _, cfg = on_demand_configs(srl_cfg("srl_splits", epochs=3, batch_size=16), "MobileRobot-v0", 64, 0)
+    assert (cfg.epochs, cfg.batch_size, cfg.patience) == (3, 16, ON_DEMAND_TRAINING["patience"])
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert 1 <= on_demand_threads(0.05) <= ON_DEMAND_THREADS  # this machine's /proc/stat
+    for idle_share, threads in ((0.95, ON_DEMAND_THREADS), (0.6, 1), (0.1, 1)):  # of the 2 cores' ticks
+        ticks = iter([(0, 0), (int(1000 * idle_share), 1000)])
+        monkeypatch.setattr(srl.encoder, "_cpu_ticks", lambda ticks=ticks: next(ticks))
+        assert on_demand_threads(0.0) == threads, idle_share
+
+    def no_proc() -> tuple[int, int]:
+        raise FileNotFoundError("/proc/stat")
+
+    monkeypatch.setattr(srl.encoder, "_cpu_ticks", no_proc)  # not Linux: the load average
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.5, 0.5))
+    assert on_demand_threads(0.0) == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.8, 0.5, 0.5))
+    assert on_demand_threads(0.0) == 1
+
+
+#: cache folders of on-demand models: the spec composed by Hydra hashes as the hand-read one did, and a change of
+#: these names is deliberate (it retrains every cached model): the last one came with the on-demand settings
+#: (srl.encoder.ON_DEMAND_TRAINING: early stopping, fewer epochs)
 CACHE_KEYS = [
     ({}, {}, "MobileRobot-v0", 0, {"random_target": True, "shape_reward": False}, "srl_splits",
-     "srl_splits_d4490b9776"),
+     "srl_splits_be5045f592"),
     ({"state_dim": 8}, {"epochs": 1, "episodes": 1, "seed": 0}, "MobileRobot-v0", 3,
-     {"random_target": False, "shape_reward": False}, "vae", "vae_abca3fa532"),
-    ({}, {"batch_size": 16}, "KukaButton-v0", 0, {}, "supervised", "supervised_c0521b2d85"),
+     {"random_target": False, "shape_reward": False}, "vae", "vae_f04b03d374"),
+    ({}, {"batch_size": 16}, "KukaButton-v0", 0, {}, "supervised", "supervised_c33d11bb89"),
 ]
 
 
@@ -222,8 +259,8 @@ CACHE_KEYS = [
 def test_cache_key_of_a_spec_is_unchanged(spec: dict, values: dict, env_id: str, seed: int, env_kwargs: dict,
                                           model: str, folder: str, cache: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """The composed spec hashes as the hand-read one did, so models cached before are found; so does a run config
-    saved before specs were composed (``model`` and no ``spec``)."""
+    """The composed spec hashes as the hand-read one does, to the names above, so models cached by runs of either
+    kind are found; so does a run config saved before specs were composed (``model`` and no ``spec``)."""
     trained: list[Path] = []
     monkeypatch.setattr("srl.encoder.ensure_dataset", lambda *args: cache / "no_dataset")
     monkeypatch.setattr(srl.train, "train_model", lambda cfg, log_folder: trained.append(log_folder))

@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from srl_helpers import make_synthetic_dataset
 
-from srl.errors import ConfigError
 from srl.config import MODELS, SRL_CONF_DIR, register_srl_configs, train_config
+from srl.errors import ConfigError
 from srl.models import load_model
 from srl.train import predict_states, train_model
 
@@ -167,3 +167,77 @@ def test_an_interrupted_training_resumes_after_its_last_epoch(dataset: Path, tmp
     other = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 5})
     torch.save({**state, "config": {"another": "config"}}, tmp_path / "cut" / training.TRAINING_STATE)
     assert train_model(other, log_folder=tmp_path / "cut") == cut
+
+
+class ScriptedValidation:
+    """Stands in for ``srl.train._validate``: returns the given validation losses in turn, and keeps a copy of the
+    weights each epoch ended with (the model a validation sees), so a test knows which epoch was restored."""
+
+    def __init__(self, losses: list[float], interrupt_at: int | None = None) -> None:
+        self.losses, self.interrupt_at = list(losses), interrupt_at
+        self.weights: list[dict[str, torch.Tensor]] = []
+
+    def __call__(self, cfg, model: torch.nn.Module, batches, val_idx) -> float:
+        if len(self.weights) + 1 == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.weights.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return self.losses[len(self.weights) - 1]
+
+
+@pytest.mark.parametrize("losses, patience, min_delta, epochs_run, best_epoch", [
+    ([1.0, 0.5, 0.6, 0.55, 0.4, 0.3], 2, 0.0, 4, 2),  # 2 epochs without improvement after epoch 2
+    ([1.0, 0.995, 0.99, 0.9, 0.8, 0.7], 2, 0.01, 3, 3),  # improvements under 1 % do not count, but are kept
+    ([1.0, 0.5, 0.6, 0.55, 0.4, 0.3], 0, 0.0, 6, 6),  # patience 0: off
+])
+def test_early_stopping_stops_and_keeps_the_best_epoch(losses: list[float], patience: int, min_delta: float,
+                                                      epochs_run: int, best_epoch: int, dataset: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import srl.train as training
+
+    scripted = ScriptedValidation(losses)
+    monkeypatch.setattr(training, "_validate", scripted)
+    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": len(losses), "model.state_dim": 4,
+                                                     "patience": patience, "min_delta": min_delta})
+    folder = train_model(cfg, log_folder=tmp_path / "model")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert (metrics["epochs_run"], metrics["best_epoch"]) == (epochs_run, best_epoch)
+    assert metrics["stopped_early"] == (epochs_run < len(losses))
+    assert len(scripted.weights) == epochs_run
+    np.testing.assert_allclose(np.load(folder / "loss_history.npz")["val_loss"], losses[:epochs_run])
+    saved = torch.load(folder / "srl_model.pth")
+    for key, weight in scripted.weights[best_epoch - 1].items():  # the best epoch's weights, not the last epoch's
+        torch.testing.assert_close(saved[key], weight, msg=key)
+    assert not (folder / training.TRAINING_STATE).exists()
+
+
+def test_early_stopping_counts_across_an_interruption(dataset: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted in epoch 4, one epoch without improvement into a patience of 2: the resumed training stops after
+    epoch 4, as an uninterrupted one, instead of starting the count again (and then improving in epoch 5)."""
+    import srl.train as training
+
+    losses = [1.0, 0.5, 0.6, 0.55, 0.4, 0.3]
+    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 6, "model.state_dim": 4, "patience": 2})
+    monkeypatch.setattr(training, "_validate", ScriptedValidation(losses, interrupt_at=4))
+    with pytest.raises(KeyboardInterrupt):
+        train_model(cfg, log_folder=tmp_path / "cut")
+    state = torch.load(tmp_path / "cut" / training.TRAINING_STATE, weights_only=False)
+    assert (state["epoch"], state["stale_epochs"], state["best_epoch"]) == (3, 1, 2)
+    monkeypatch.setattr(training, "_validate", ScriptedValidation(losses[3:]))
+    metrics = json.loads((train_model(cfg, log_folder=tmp_path / "cut") / "metrics.json").read_text())
+    assert (metrics["epochs_run"], metrics["best_epoch"], metrics["stopped_early"]) == (4, 2, True)
+
+
+def test_early_stopping_from_the_command_line_and_bad_values(dataset: Path, tmp_path: Path) -> None:
+    """A min_delta no epoch can reach (a 90 % drop) stops a real training after epoch 1 + patience."""
+    result = subprocess.run(
+        [sys.executable, "-m", "srl.train", f"dataset={dataset}", "model=autoencoder", "model.state_dim=4",
+         "image_size=32", "epochs=10", "batch_size=16", "patience=1", "min_delta=0.9", "knn_samples=100",
+         "torch_threads=1", "plots=false", f"log_folder={tmp_path / 'model'}", f"hydra.run.dir={tmp_path}/hydra"],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2 and metrics["stopped_early"] and metrics["best_epoch"] in (1, 2)
+    for overrides, message in (({"patience": -1}, "patience=-1 is invalid"), ({"min_delta": 1.0}, "min_delta=1.0")):
+        with pytest.raises(ConfigError, match=message):
+            train_model(train_config("autoencoder", str(dataset), {**FAST, **overrides}))

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from gymnasium import spaces
 
+from envs import MOBILE_ROBOT_STEPS as MAX_STEPS  # noqa: F401  (the episode limit lives with the ids)
 from envs.base import SRLEnv
 from envs.rendering import Body, MovingBody, Scene, StaticBody
 from envs.sim import Camera
@@ -33,7 +34,6 @@ TARGET_LOW, TARGET_HIGH = 0.4, 3.6  # m, range of random targets
 # is 5 cm below the floor (chassis top at 3 cm) and the disc is half sunk (top at 1.5 cm)
 ROBOT_REFERENCE_HEIGHT = 0.03
 TARGET_REFERENCE_HEIGHT = 0.015
-from envs import MOBILE_ROBOT_STEPS as MAX_STEPS  # noqa: E402, F401  (the episode limit lives with the ids)
 
 RED, GREEN, BLUE, YELLOW = (0.8, 0, 0, 1), (0, 0.8, 0, 1), (0, 0, 0.8, 1), (1, 1, 0, 1)
 #: (name, position, yaw, colour) of the four walls

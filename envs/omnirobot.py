@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
+from envs import OMNIROBOT_STEPS as MAX_STEPS  # noqa: F401  (the episode limit lives with the ids)
 from envs.base import SRLEnv
 from envs.rendering.omnirobot import (  # the env's camera model and pictures are re-exported from here
     SIZE_NOISE_STD,
@@ -27,7 +28,6 @@ from envs.rendering.omnirobot import (  # the env's camera model and pictures ar
 
 # --- task (Omnirobot branch of the original real_robots/constants.py) -------------------------------------------
 REWARD_TARGET_REACH, REWARD_NOTHING, REWARD_BUMP_WALL = 1.0, 0.0, -1.0
-from envs import OMNIROBOT_STEPS as MAX_STEPS  # noqa: E402, F401  (the episode limit lives with the ids)
 BOUND = 0.85  # m, the robot centre must stay strictly inside (-0.85, 0.85) on both axes
 START_BOUND = 0.7  # m, the robot starts at U(-0.7, 0.7)^2
 TARGET_BOUND = 0.7  # m, the target is drawn in U(-0.7, 0.7)^2

@@ -18,7 +18,7 @@ import numpy as np
 from envs.sim import display_available
 from rlzoo.recorders import (ActionRecorder, FrameRecorder, StateRecorder, mp4_available, write_video)
 from rlzoo.replay import StepObserver, env_attr, evaluate, load_run, record_agent_dataset
-from rlzoo.validation import MAX_SEED
+from srl.config import check_seed
 from srl.errors import ConfigError
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -74,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         return _error("--episodes must be at least 1.")
-    if not 0 <= args.seed <= MAX_SEED:
-        return _error(f"--seed {args.seed} is out of range: a seed is an integer from 0 to {MAX_SEED}.")
+    try:
+        check_seed("--seed", args.seed)
+    except ConfigError as error:
+        return _error(str(error))
     if args.record_dataset is not None:
         return _record(args)
     if args.video is not None:

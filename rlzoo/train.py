@@ -29,8 +29,9 @@ from rlzoo.run_folder import (MODEL_FILE, NORMALIZATION_FILE, TENSORBOARD_DIR, c
                               latest_checkpoint, monitor_path, read_choices)
 from rlzoo.signals import deferred_signals, ignore_stop_signals
 from rlzoo.sweep import record_failure
-from rlzoo.validation import RunPlan, check_writable, derived_seed, validate
+from rlzoo.validation import RunPlan, check_writable, validate
 from rlzoo.visdom_plot import VisdomPlotter
+from srl.config import derived_seed
 from srl.errors import ConfigError
 
 log = logging.getLogger(__name__)

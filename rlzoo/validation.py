@@ -25,13 +25,12 @@ from rlzoo.base import ActionType
 from rlzoo.cluster import restart_count
 from rlzoo.registry import CONF_DIR, algorithms, load_algo_class
 from rlzoo.run_folder import HYDRA_DIR, is_run_folder, is_started
+from srl.config import check_seed
 from srl.errors import ConfigError
 
 VEC_ENV_KINDS = ("dummy", "subproc")
 #: where training can be watched live (``live_plots``)
 LIVE_PLOTS = ("visdom", "tensorboard", "both", "none")
-#: the largest seed: SB3's ``set_random_seed`` seeds numpy's legacy generator, which takes seeds in [0, 2**32)
-MAX_SEED = 2**32 - 1
 #: run-level keys that must be at least 1
 POSITIVE_KEYS = ("total_timesteps", "n_envs", "num_stack", "action_repeat", "checkpoint_interval", "checkpoints_kept",
                  "log_interval", "torch_threads")
@@ -69,16 +68,10 @@ def _env_class(env_id: str) -> type:
     return entry_point if isinstance(entry_point, type) else get_class(entry_point.replace(":", "."))
 
 
-def derived_seed(seed: int, offset: int) -> int:
-    """``seed + offset`` wrapped into [0, 2**32): the seed of a resumed session (offset: timesteps done), of an env
-    worker (offset: its rank), of an episode; valid for numpy, torch and gymnasium whatever the run's seed."""
-    return (seed + offset) % (MAX_SEED + 1)
-
-
 def _check_ranges(cfg: DictConfig) -> None:
-    if not 0 <= cfg.seed <= MAX_SEED:
-        raise ConfigError(f"seed={cfg.seed} is out of range: a seed is an integer from 0 to {MAX_SEED} (2**32 - 1, "
-                          "the range of numpy's seeding).")
+    check_seed("seed", cfg.seed)
+    if cfg.srl_model.get("seed") is not None:  # the seed of an on-demand SRL model's dataset and training
+        check_seed("srl_model.seed", cfg.srl_model.seed)
     for key in POSITIVE_KEYS:
         if cfg[key] < 1:
             raise ConfigError(f"{key}={cfg[key]} is invalid: it must be an integer of at least 1.")

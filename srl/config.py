@@ -35,6 +35,23 @@ SRL_CONF_DIR = Path(__file__).resolve().parent / "conf"
 CACHE_ENV_VAR = "SRL_MODELS_DIR"
 
 
+#: the largest seed: numpy's legacy seeding (SB3's ``set_random_seed``, ``np.random.seed``) takes [0, 2**32)
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(key: str, seed: int) -> None:
+    """Raise :class:`ConfigError` when ``seed`` (named ``key`` in the message) is outside [0, 2**32 - 1]."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{key}={seed} is out of range: a seed is an integer from 0 to {MAX_SEED} (2**32 - 1, "
+                          "the range of numpy's seeding).")
+
+
+def derived_seed(seed: int, offset: int) -> int:
+    """``seed + offset`` wrapped into [0, 2**32): the seed of a resumed session (offset: timesteps done), of an
+    episode (offset: its index); valid for numpy, torch and gymnasium whatever the base seed."""
+    return (seed + offset) % (MAX_SEED + 1)
+
+
 def cache_root() -> Path:
     """Where trained SRL models live, one folder per env id: ``srl_models/<env id>/<model folder>/``."""
     return Path(os.environ.get(CACHE_ENV_VAR, ROOT / "srl_models")).absolute()

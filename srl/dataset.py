@@ -46,7 +46,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from srl.config import CONF_DIR, options
+from srl.config import CONF_DIR, check_seed, derived_seed, options
 from srl.data import Episode, write_dataset
 from srl.errors import ConfigError
 from srl.progress import progress as progress_bar
@@ -167,7 +167,7 @@ def _record_episode(index: int) -> tuple[int, int]:
     """Record episode ``index`` into ``<out>/.episodes/ep_<index>.npz``; returns (index, frames)."""
     settings: RecordSettings = _WORKER["settings"]
     robot = _WORKER["robot"]
-    seed = (settings.base_seed + index) % 2**32  # numpy and torch take seeds below 2**32
+    seed = derived_seed(settings.base_seed, index)
     frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     actions: list[Any] = []
     rewards: list[float] = []
@@ -264,6 +264,7 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
     :return: ``out_dir``.
     """
     out_dir = Path(out_dir).absolute()
+    check_seed("seed", seed)
     if episodes < 1:
         raise ConfigError(f"episodes={episodes} is invalid: record at least 1 episode.")
     if image_size < 16:

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from srl.config import cache_root
+from srl.config import cache_root, check_seed
 from srl.data import SRLDataset, load_dataset, occlude, preprocess
 from srl.errors import ConfigError
 from srl.losses import ACTION_LOSSES, Batch, LossSpec, check_views, compute_losses, parse_losses, split_slices
@@ -81,6 +81,8 @@ def plan(cfg: DictConfig) -> Plan:
     for key, low in (("epochs", 0), ("batch_size", 2), ("knn_neighbors", 1), ("knn_samples", 1), ("patience", 0)):
         if cfg[key] < low:
             raise ConfigError(f"{key}={cfg[key]} is invalid: it must be at least {low}.")
+    check_seed("seed", cfg.seed)
+    check_seed("knn_seed", cfg.knn_seed)
     if not 0 <= cfg.val_size < 1:
         raise ConfigError(f"val_size={cfg.val_size} is invalid: it is a fraction in [0, 1).")
     if cfg.learning_rate <= 0:

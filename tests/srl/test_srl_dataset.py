@@ -127,3 +127,18 @@ def test_a_killed_recording_leaves_nothing_behind(tmp_path: Path) -> None:
     (tmp_path / f".data.tmp-{dead}" / ".episodes").mkdir(parents=True)
     record_dataset(tmp_path / "data", "MobileRobot-v0", episodes=1, max_steps=3, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_seeds_outside_numpys_range_are_refused_before_recording(tmp_path: Path) -> None:
+    """Every SRL entry point checks its seeds like the run does (the same kind of input as a run's seed)."""
+    from srl.config import train_config
+    from srl.train import train_model
+
+    with pytest.raises(ConfigError, match="seed=-1 is out of range"):
+        record_dataset(tmp_path / "data", "MobileRobot-v0", episodes=1, seed=-1, progress=False)
+    assert not list(tmp_path.iterdir())
+    data = record_dataset(tmp_path / "ok", "MobileRobot-v0", episodes=1, max_steps=4, progress=False)
+    for key in ("seed", "knn_seed"):
+        with pytest.raises(ConfigError, match=f"{key}=4294967296 is out of range"):
+            train_model(train_config("autoencoder", str(data), {key: 2**32, "progress": False}),
+                        log_folder=tmp_path / "model")

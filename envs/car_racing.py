@@ -9,8 +9,10 @@ set when none is available).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,6 +26,8 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 if not display_available():
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
+import Box2D  # noqa: E402  (box2d-py, installed with gymnasium[box2d])
+from gymnasium.envs.box2d import car_dynamics  # noqa: E402
 from gymnasium.envs.box2d import car_racing as gym_car_racing  # noqa: E402  (needs box2d and pygame-ce)
 
 from envs import CAR_RACING_STEPS as MAX_STEPS  # noqa: E402, F401  (the episode limit lives with the ids)
@@ -51,6 +55,37 @@ def _grass_patches() -> tuple[tuple[tuple[float, float], ...], ...]:
         for x in range(-20, 20, 2)
         for y in range(-20, 20, 2)
     )
+
+
+@functools.cache
+def _polygon_shape(vertices: tuple[tuple[float, float], ...]) -> Box2D.b2PolygonShape:
+    """One Box2D polygon per vertex list (m), made once per process."""
+    return Box2D.b2PolygonShape(vertices=list(vertices))
+
+
+@functools.cache
+def _fixture_def(shape: Box2D.b2PolygonShape, settings: tuple[tuple[str, Any], ...]) -> Box2D.b2FixtureDef:
+    """One Box2D fixture definition per shape and settings (density, collision bits, ...), made once per process."""
+    return Box2D.b2FixtureDef(shape=shape, **dict(settings))
+
+
+@contextlib.contextmanager
+def _car_definitions_reused() -> Iterator[None]:
+    """While active, gymnasium's ``Car`` builds its hull and wheels from definitions made once per process.
+
+    pybox2d never frees a ``fixtureDef`` made with a shape (measured: about 340 bytes each, 40 of them the polygon's),
+    and gymnasium's ``Car`` makes eight per car, one car per reset: 2.4 of the 2.6 KB CarRacing grew by per reset
+    (``bench/env_memory.py``). A fixture copies its definition's shape when it is created (Box2D's ``CreateFixture``;
+    gymnasium reuses its road tiles' definition the same way), so the bodies are identical (tested). The names are
+    those gymnasium's ``car_dynamics`` module reads when a car is built; they are restored on exit.
+    """
+    saved = car_dynamics.fixtureDef, car_dynamics.polygonShape
+    car_dynamics.polygonShape = lambda vertices: _polygon_shape(tuple(map(tuple, vertices)))
+    car_dynamics.fixtureDef = lambda shape, **settings: _fixture_def(shape, tuple(sorted(settings.items())))
+    try:
+        yield
+    finally:
+        car_dynamics.fixtureDef, car_dynamics.polygonShape = saved
 
 
 class _Race(gym_car_racing.CarRacing):
@@ -209,7 +244,8 @@ class CarRacingEnv(SRLEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self.race.np_random = self.np_random  # one generator: the track follows this env's seed
-        image, _ = self.race.reset()
+        with _car_definitions_reused():
+            image, _ = self.race.reset()
         track = np.array(self.race.track)  # rows: (alpha, beta, x, y); beta is the track's Box2D angle there
         self._track = track[:, 2:4]
         self._track_heading = wrap_angle(track[:, 1] + np.pi / 2)

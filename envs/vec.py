@@ -11,6 +11,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
 
 import envs  # noqa: F401  (registers the env ids)
+from envs.processes import standard_start_method
 from envs.wrappers import ActionRepeat
 
 @dataclass
@@ -61,7 +62,8 @@ class EnvFactory:
         thunks = [self._thunk(rank) for rank in range(n_envs)]
         venv: VecEnv
         if self.vec_env == "subproc" and n_envs > 1:
-            venv = SubprocVecEnv(thunks, start_method="forkserver")
+            with standard_start_method():  # its workers start here (a joblib worker's method is not standard)
+                venv = SubprocVecEnv(thunks, start_method="forkserver")
         else:
             venv = DummyVecEnv(thunks)
         venv.seed(self.seed)

@@ -46,6 +46,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from envs.processes import standard_start_method
 from srl.config import CONF_DIR, check_seed, derived_seed, options
 from srl.data import Episode, write_dataset
 from srl.errors import ConfigError
@@ -297,8 +298,8 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
             # a worker that fails (in its initializer too) breaks the executor, which raises here, where
             # multiprocessing.Pool would silently start replacement workers forever
             context = multiprocessing.get_context("forkserver")
-            with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(settings,)) as pool:
+            with standard_start_method(), ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
+                                                             initargs=(settings,)) as pool:
                 futures = [pool.submit(_record_episode, i) for i in range(episodes)]
                 for future in as_completed(futures):
                     index, n = future.result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import envs  # noqa: F401  (registers the ids)
-from envs import kuka_button
+from envs import car_racing, kuka_button
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/statm").exists() or sys.platform != "linux",
                                 reason="reads the resident set size from /proc")
@@ -24,6 +25,7 @@ CASES = {
     "KukaRandButton-v0/pixels": ({"observation": "pixels", "image_size": 64}, 110, 250, 4.0),
     "MobileRobot-v0": ({}, 100, 2000, 2.0),
     "Omnirobot-v0": ({}, 100, 2000, 2.0),
+    "SRLCarRacing-v0": ({}, 50, 2000, 1.0),  # before the fix: about 2.5-5 MiB over 2,000 resets
 }
 
 
@@ -80,3 +82,24 @@ def test_world_rebuild_keeps_episodes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(rebuilds) == 2
     fresh.close()
     used.close()
+
+
+def test_car_racing_reused_definitions_keep_episodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The car built from reused Box2D definitions drives exactly as gymnasium's own (observations, rewards)."""
+    def episode() -> tuple[np.ndarray, list[float]]:
+        env = gym.make("SRLCarRacing-v0")
+        observations, rewards = [env.reset(seed=4)[0]], []
+        env.reset(seed=5)  # a second car: the definitions are reused
+        observations.append(env.reset(seed=4)[0])
+        for step in range(120):  # accelerate, then steer off the road and back
+            observation, reward, *_ = env.step(2 if step < 60 else (step // 20) % 2)
+            observations.append(observation)
+            rewards.append(reward)
+        env.close()
+        return np.array(observations), rewards
+
+    reused = episode()
+    monkeypatch.setattr(car_racing, "_car_definitions_reused", contextlib.nullcontext)
+    own = episode()
+    np.testing.assert_array_equal(reused[0], own[0])
+    assert reused[1] == own[1] and sum(reused[1]) > 0  # tiles were reached

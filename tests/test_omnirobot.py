@@ -24,6 +24,8 @@ from envs.omnirobot import (
     robot_marker,
     target_marker,
 )
+from envs.rendering.lab import Lab8ToRGB, LabNoiseTable, expand_palette, rgb_to_lab8
+from envs.rendering.omnirobot import MarkerSprite, OmnirobotCamera
 from tests.conftest import run_main
 
 FORWARD, BACKWARD, LEFT, RIGHT = range(4)
@@ -248,6 +250,101 @@ def test_procedural_images_are_deterministic_and_sized_like_the_originals() -> N
     first = floor_texture()
     floor_texture.cache_clear()
     np.testing.assert_array_equal(floor_texture(), first)  # fixed seeds: the same floor every time
+
+
+def _camera_centroids(camera: OmnirobotCamera, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(column, row) centroids of the robot (pixels far from the floor, outside the target's patch) and of the red
+    target, in a camera's image."""
+    robot = np.abs(image.astype(float) - camera.floor_rgb).sum(axis=2) > 90
+    top, left, patch = camera.target_patch
+    robot[top : top + patch.shape[0], left : left + patch.shape[1]] = False
+    red = (image[:, :, 0] > 150) & (image[:, :, 1] < 100)
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    return tuple(np.array([cols[mask].mean(), rows[mask].mean()]) for mask in (robot, red))
+
+
+@pytest.mark.parametrize("size", [64, 224])
+def test_fast_images_are_the_exact_ones(size: int) -> None:
+    """render() against render_exact() with the same generator state: the same draws, the same images to float32
+    rounding (a level here and there), the same marker centroids; states apart, overlapping, and at the border."""
+    camera = OmnirobotCamera(size)
+    largest, differing, centroid_shift = 0, 0, 0.0
+    for episode in range(3):
+        episode_rng = np.random.default_rng(episode)
+        target = episode_rng.uniform(-0.6, 0.6, size=2)
+        camera.new_episode(target, float(episode_rng.uniform(-np.pi, np.pi)), *(1 + episode_rng.normal(0, 0.05, 2)))
+        robots = [-target, target + 0.05, target - [0.1, 0.12], np.array([0.84, -0.84]), np.array([3.0, 0.0])]
+        for step, robot in enumerate(robots):
+            rng = np.random.default_rng([size, episode, step])
+            twin = np.random.default_rng([size, episode, step])
+            fast, exact = camera.render(robot, rng), camera.render_exact(robot, twin)
+            assert rng.bit_generator.state == twin.bit_generator.state  # the same number of draws
+            assert fast.shape == exact.shape == (size, size, 3) and fast.dtype == np.uint8 and fast.flags.c_contiguous
+            difference = np.abs(fast.astype(int) - exact)
+            largest, differing = max(largest, difference.max()), differing + np.count_nonzero(difference)
+            if step == 0:  # markers apart: compare where each is drawn
+                pairs = zip(_camera_centroids(camera, fast), _camera_centroids(camera, exact), strict=True)
+                centroid_shift = max([centroid_shift] + [float(np.abs(a - b).max()) for a, b in pairs])
+    assert largest <= 2 and differing / (15 * size * size * 3) < 1e-4  # measured: 1 (2 at 224), about 2e-5
+    assert centroid_shift < 0.5  # measured: below 0.01 px
+
+
+def test_fast_images_keep_the_seeds() -> None:
+    """A seed gives the same images with render(), image after image, and they change with the noise."""
+    def images(seed: int) -> list[np.ndarray]:
+        camera = OmnirobotCamera(64)
+        camera.new_episode(np.array([0.2, 0.3]), 0.5, 1.03, 0.98)
+        rng = np.random.default_rng(seed)
+        return [camera.render(np.array([x, -0.4]), rng) for x in (-0.5, -0.4, 0.2, 0.25)]
+
+    np.testing.assert_array_equal(np.array(images(1)), np.array(images(1)))
+    assert not np.array_equal(images(1)[0], images(2)[0])
+
+
+def test_lab_noise_table_matches_the_element_wise_conversion() -> None:
+    """Fixed colours and per-call pixels (out of range, dark, saturated) against rgb_to_lab8 then Lab8ToRGB, with
+    factors that clip L and a, b and push colours across the Lab function's branches."""
+    rng = np.random.default_rng(0)
+    colours = np.vstack([rng.integers(0, 256, (94, 3)), [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255],
+                                                          [3, 2, 1], [250, 250, 0]]]).astype(np.uint8)
+    table = LabNoiseTable(colours)
+    to_rgb = Lab8ToRGB(16)  # 256 colours: 100 fixed, 156 per call
+    for factors in ([1.0, 1.0, 1.0], [1.2, 1.15, 0.85], [0.8, 0.9, 1.3], [1.03, 0.97, 1.01]):
+        factors = np.array(factors, dtype=np.float32)
+        levels = rng.uniform(-20, 275, size=(156, 3)).astype(np.float32)
+        table.reserve(156)
+        table.pixels[:, :156] = levels.T + 0.5
+        fast = table(156, factors)
+        lab = rgb_to_lab8(np.vstack([colours, levels])) * factors
+        exact = to_rgb(np.clip(lab, 0.0, 255.0).reshape(16, 16, 3)).reshape(-1, 3)
+        assert np.all(fast[:, 3] == 0)
+        difference = np.abs(fast[:, :3].astype(int) - exact)
+        assert difference.max() <= 1 and np.count_nonzero(difference) <= 2
+
+
+def test_palette_expansion_is_plain_indexing() -> None:
+    """expand_palette's overlapping 4-byte stores give the same image as indexing the palette."""
+    rng = np.random.default_rng(0)
+    palette = rng.integers(0, 256, (300, 4), dtype=np.uint8)
+    index = rng.integers(0, 300, (37, 41)).astype(np.intp)
+    image = expand_palette(palette.view(np.uint32)[:, 0], index, np.empty(37 * 41, dtype=np.uint32))
+    assert image.shape == (37, 41, 3) and image.flags.c_contiguous
+    np.testing.assert_array_equal(image, palette[index, :3])
+
+
+@pytest.mark.parametrize("scale", [64 / 480, 224 / 480 * 1.1])
+def test_sprite_placement_is_the_bilinear_warp(scale: float) -> None:
+    sprite = MarkerSprite(robot_marker(), scale)
+    size = int(480 * scale)
+    out = np.zeros((5, 4000), dtype=np.float32)
+    for col, row, yaw in [(20.3, 17.8, 0.0), (31.51, 25.02, 0.04), (2.2, 30.0, -0.7), (size - 1.5, 9.9, 2.0)]:
+        top, left, patch = sprite.warp(col, row, yaw, size)
+        placed = sprite.place(col, row, yaw, size, out)
+        assert placed == (top, left, *patch.shape[:2])
+        layers = out[:, : patch.shape[0] * patch.shape[1]].reshape(5, *patch.shape[:2])
+        np.testing.assert_allclose(layers[:3], patch[:, :, :3].transpose(2, 0, 1) + 0.5 * patch[:, :, 3], atol=2e-3)
+        np.testing.assert_allclose(layers[3], patch[:, :, 3], atol=1e-5)
+        np.testing.assert_allclose(layers[4], 1.0 - patch[:, :, 3], atol=1e-5)
 
 
 def test_gui_is_refused() -> None:

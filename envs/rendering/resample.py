@@ -37,9 +37,12 @@ def box_blur(image: np.ndarray, width: int) -> np.ndarray:
         return image
     half = width // 2
     for axis in (0, 1):
-        pad = [(0, 0)] * image.ndim
-        pad[axis] = (half + 1, half)
-        summed = np.cumsum(np.pad(image, pad), axis=axis)
-        image = (np.take(summed, range(width, summed.shape[axis]), axis=axis)
-                 - np.take(summed, range(summed.shape[axis] - width), axis=axis)) / width
+        # running sums with half + 1 zeros before and half after, then differences ``width`` apart
+        length = image.shape[axis]
+        padded = np.zeros(image.shape[:axis] + (length + width,) + image.shape[axis + 1 :], dtype=image.dtype)
+        padded[(slice(None),) * axis + (slice(half + 1, half + 1 + length),)] = image
+        summed = np.cumsum(padded, axis=axis)
+        later = summed[(slice(None),) * axis + (slice(width, None),)]
+        earlier = summed[(slice(None),) * axis + (slice(None, length),)]
+        image = (later - earlier) / width
     return image

@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = to_markdown(experiment, rows, args.last)
     (out / "paper_table.md").write_text(markdown)
     write_csv(out / "paper_table.csv", rows)
-    curves = [path for folder in args.folders for path in plot_sweep(folder, str(out)) if path.endswith(".png")]
+    curves = [path for path in plot_sweep(args.folders, str(out)) if path.endswith(".png")]  # all folders' runs
     print(markdown)
     for path in [out / "paper_table.md", out / "paper_table.csv", *curves]:
         print(path)

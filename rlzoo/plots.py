@@ -203,13 +203,17 @@ def plot_run(run_dir: str, out_dir: str | None = None, x: str = "timesteps", smo
     return path
 
 
-def _aggregate_folder(folder: str, x: str, smooth: int) -> dict[tuple[str, str, str], tuple[list[RunInfo], Aggregate]]:
-    """Aggregate every method found under ``folder``; methods whose runs have no episode are left out."""
+def _aggregate_folder(folder: str | Sequence[str], x: str, smooth: int
+                      ) -> dict[tuple[str, str, str], tuple[list[RunInfo], Aggregate]]:
+    """Aggregate every method found under ``folder`` (or under all of several folders, their runs pooled); methods
+    whose runs have no episode are left out."""
+    folders = [folder] if isinstance(folder, str) else list(folder)
     result = {}
-    for method, infos in group_by_method(find_runs(folder)).items():
+    runs = [run for one in folders for run in find_runs(one)]
+    for method, infos in group_by_method(runs).items():
         aggregate = aggregate_runs([load_episodes(info.path) for info in infos], x=x, window=smooth)
         if aggregate is None:
-            logger.warning("%s: no finished episode for %s", folder, "/".join(method))
+            logger.warning("%s: no finished episode for %s", ", ".join(folders), "/".join(method))
             continue
         result[method] = (infos, aggregate)
     return result
@@ -242,17 +246,18 @@ def _draw_aggregates(entries: Sequence[tuple[str, Aggregate]], title: str, x: st
 
 
 def plot_sweep(
-    folder: str, out_dir: str | None = None, x: str = "timesteps", smooth: int = DEFAULT_SMOOTH
+    folder: str | Sequence[str], out_dir: str | None = None, x: str = "timesteps", smooth: int = DEFAULT_SMOOTH
 ) -> list[str]:
     """Plot a sweep: per env, one mean +- standard error curve per method (srl_model x algo) over its seeds.
 
-    :param folder: the sweep folder (or any folder with runs under it).
-    :param out_dir: where to write ``learning_curves_<env>.png`` and ``.csv`` (default: ``folder``).
+    :param folder: the sweep folder (or any folder with runs under it), or several whose runs are pooled (a grid
+        run in parts: one figure per env for all of them).
+    :param out_dir: where to write ``learning_curves_<env>.png`` and ``.csv`` (default: ``folder``, the first one).
     :param x: ``"timesteps"`` or ``"episodes"``.
     :param smooth: moving-average window in episodes.
     :return: paths of the files written.
     """
-    out_dir = out_dir or folder
+    out_dir = out_dir or (folder if isinstance(folder, str) else folder[0])
     os.makedirs(out_dir, exist_ok=True)
     by_env: dict[str, list[tuple[str, Aggregate]]] = {}
     for (env, srl_model, algo), (_infos, aggregate) in _aggregate_folder(folder, x, smooth).items():
@@ -263,7 +268,8 @@ def plot_sweep(
         png_path = os.path.join(out_dir, f"learning_curves_{_safe_name(env)}.png")
         paths.extend(_draw_aggregates(entries, title, x, png_path))
     if not paths:
-        logger.warning("%s: no run with a finished episode, nothing plotted", folder)
+        logger.warning("%s: no run with a finished episode, nothing plotted", folder if isinstance(folder, str)
+                       else ", ".join(folder))
     return paths
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from rlzoo.monitor import load_episodes
-from rlzoo.plots import aggregate_runs, main, moving_average, plot_folders, smoothed_curve
+from rlzoo.plots import aggregate_runs, main, moving_average, plot_folders, plot_sweep, smoothed_curve
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -180,3 +180,16 @@ def test_python_m_rlzoo_plot(sweep, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert (out / "learning_curves_MobileRobot.png").is_file()
     assert str(out / "learning_curves_MobileRobot.png") in completed.stdout
+
+
+def test_sweep_plot_pools_the_runs_of_several_folders(sweep, tmp_path):
+    """A grid run in parts gives one figure with every method (a second folder's plot does not replace the first's)."""
+    extra = tmp_path / "second part"
+    make_run(str(extra / "0_random"), "MobileRobot", "random", "ppo2", 0, [4.0] * 6)
+    make_run(str(extra / "1_raw_pixels_seed2"), "MobileRobot", "raw_pixels", "ppo2", 2, [5.0] * 6)
+    out = str(tmp_path / "pooled")
+    plot_sweep([sweep, str(extra)], out_dir=out, smooth=2)
+    rows = read_csv_rows(os.path.join(out, "learning_curves_MobileRobot.csv"))
+    assert {row["label"] for row in rows} == {"ground_truth ppo2", "raw_pixels ppo2", "random ppo2"}
+    raw_pixels = [row for row in rows if row["label"] == "raw_pixels ppo2"]
+    assert raw_pixels[-1]["n_runs"] == "3" and float(raw_pixels[-1]["mean"]) == pytest.approx(3.0)  # 1, 3 and 5

@@ -94,8 +94,10 @@ def _pm(mean: float | None, stderr: float | None, spec: str = ".1f") -> str:
     return f"{format(mean, spec)} \u00b1 {format(stderr, spec)}"
 
 
-def _values(values: Sequence[float] | None) -> str:
-    return "-" if not values else " / ".join(f"{v:.2f}" for v in values)
+def _values(values: Sequence[float | None] | None) -> str:
+    """GTC values as ``a / b / c``; a dimension without one (a ground truth that never varies: the fixed target of
+    the 1D task) as ``-``."""
+    return "-" if not values else " / ".join("-" if v is None else f"{v:.2f}" for v in values)
 
 
 def to_markdown(experiment: str, rows: Sequence[dict[str, Any]], last: int = DEFAULT_LAST) -> str:
@@ -131,8 +133,8 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     def cell(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return ""
-        if isinstance(value, list):
-            return ";".join(repr(float(v)) for v in value)
+        if isinstance(value, list):  # GTC per dimension; an empty cell where a dimension has none
+            return ";".join("" if v is None else repr(float(v)) for v in value)
         return repr(value) if isinstance(value, float) else str(value)
 
     with open(path, "w", newline="", encoding="utf-8") as handle:

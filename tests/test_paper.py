@@ -65,3 +65,15 @@ def test_runs_of_another_experiment_are_refused(tmp_path: Path, capsys: pytest.C
     (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": {"env": "X"}}}}))
     assert paper.main([str(run)]) == 2
     assert "this table needs runs of one of paper_nav1d" in capsys.readouterr().err
+
+
+def test_a_dimension_without_gtc_is_a_dash(tmp_path: Path) -> None:
+    """The 1D task's target never moves: its GTC is None, shown as '-' (Markdown) and an empty cell (CSV)."""
+    row = {"method": "Supervised", "srl_model": "supervised", "env": "MobileRobot1D", "algo": "ppo2", "seeds": 3,
+           "timesteps": 1000, "reward_mean": 230.0, "reward_stderr": 1.0, "paper_reward_mean": 189.7,
+           "paper_reward_stderr": 14.8, "paper_gtc": None, "gtc": [0.98, None], "gtc_mean": 0.98, "knn_mse": 0.0}
+    markdown = paper.to_markdown("paper_nav1d", [row])
+    assert "| Supervised | 3 | 230.0 \u00b1 1.0 | 189.7 \u00b1 14.8 | 0.98 / - | - | 0.98 |" in markdown
+    paper.write_csv(tmp_path / "table.csv", [row])
+    with open(tmp_path / "table.csv", newline="") as handle:
+        assert next(csv.DictReader(handle))["gtc"] == "0.98;"

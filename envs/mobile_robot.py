@@ -173,7 +173,7 @@ class MobileRobotEnv(SRLEnv):
 
     def scene_positions(self) -> list[tuple[float, float]]:
         """(x, y) (m) of each target, then of the robot."""
-        return [(float(tx), float(ty)) for tx, ty in self.targets] + [(self.x, self.y)]
+        return [(tx, ty) for tx, ty in self.targets.tolist()] + [(float(self.x), float(self.y))]
 
     def _robot_range(self, axis: int) -> tuple[float, float]:
         """Where the robot can be along x (0) or y (1) (m)."""

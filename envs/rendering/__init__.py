@@ -2,11 +2,12 @@
 
 A fixed camera over a static scene and a few bodies teleported in the plane (the mobile robot family) is drawn by
 :class:`CompositeRenderer` (``composite.py``) from pieces rendered once with pybullet: the static scene with its
-depth, a sprite bank of the robot (``sprites.py``), drawn by ``compositor.py``, and exact renders of small windows
-where a sprite could differ from pybullet's picture (``studio.py``). ``camera.py`` holds the camera geometry and
-``scene.py`` the scene description shared with the per-step pybullet renderer; ``agreement.py`` measures how closely
-the two agree. The Omnirobot's photo-montage images are composed in ``omnirobot.py``, with ``lab.py`` (colour) and
-``resample.py`` (resizing and sampling).
+depth, and a sprite bank of the robot with colour, depth and visual shape per sample (``sprites.py``), drawn by
+``compositor.py`` over the floor or by depth over the other bodies; the few pixels a sprite cannot vouch for are
+rendered exactly, with only the robot's visual shapes that reach into them (``studio.py``, which also renders the
+targets). ``camera.py`` holds the camera geometry and ``scene.py`` the scene description shared with the per-step
+pybullet renderer; ``agreement.py`` measures how closely the two agree. The Omnirobot's photo-montage images are
+composed in ``omnirobot.py``, with ``lab.py`` (colour) and ``resample.py`` (resizing and sampling).
 """
 
 from __future__ import annotations

@@ -62,6 +62,31 @@ class CameraModel:
         row = (1.0 - y_ndc) / 2.0 * self.size - 1.0
         return np.stack([row, col], axis=-1)
 
+    def linear_depth(self, depth: np.ndarray) -> np.ndarray:
+        """Distance along the view axis (m) of pybullet depth-buffer values (non-linear, in [0, 1]), float32 of the
+        same shape; ``inf`` where nothing was drawn (1)."""
+        near, far = self.camera.near, self.camera.far
+        depth = np.asarray(depth, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            linear = np.where(depth < 1.0, far * near / (far - (far - near) * depth), np.inf)
+        return linear.astype(np.float32)
+
+    def ground_depth(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Linear depth (m along the view axis) of the plane z = 0 where the camera sees it at image coordinates
+        ``(rows, cols)`` (px, broadcastable arrays), float64; ``inf`` where the plane is not in front of the camera."""
+        m = self.clip_from_world
+        x = 2.0 * np.asarray(cols, dtype=np.float64) / self.size - 1.0
+        y = 1.0 - 2.0 * (np.asarray(rows, dtype=np.float64) + 1.0) / self.size
+        # the point (X, Y, 0) whose normalised device coordinates are (x, y): two linear equations in X and Y
+        a11, a12, b1 = m[0, 0] - x * m[3, 0], m[0, 1] - x * m[3, 1], x * m[3, 3] - m[0, 3]
+        a21, a22, b2 = m[1, 0] - y * m[3, 0], m[1, 1] - y * m[3, 1], y * m[3, 3] - m[1, 3]
+        determinant = a11 * a22 - a12 * a21
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ground_x = (b1 * a22 - a12 * b2) / determinant
+            ground_y = (a11 * b2 - b1 * a21) / determinant
+            w = m[3, 0] * ground_x + m[3, 1] * ground_y + m[3, 3]
+        return np.where(w > 0.0, w, np.inf)
+
     def window_projection(
         self, row0: float, col0: float, n_rows: int, n_cols: int, supersample: tuple[int, int] = (1, 1)
     ) -> list[float]:

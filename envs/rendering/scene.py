@@ -2,14 +2,18 @@
 
 An env describes its camera scene once (static bodies, and the bodies that move between images with the range they
 move in); :func:`load_body` builds the same bodies in any :class:`~envs.sim.Simulation`, so the per-step pybullet
-reference and the pieces of the composite renderer are rendered from one description.
+reference and the pieces of the composite renderer are rendered from one description. :func:`load_parts` builds a
+body as one pybullet body per visual shape (the same pixels, but each shape can be shown or hidden on its own).
 """
 
 from __future__ import annotations
 
+import tempfile
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 
-from envs.sim import Camera, Simulation
+from envs.sim import ASSETS_DIR, Camera, Simulation, pybullet_data
 
 RGBA = tuple[float, float, float, float]
 
@@ -76,3 +80,39 @@ class Scene:
 def load_body(sim: Simulation, name: str, body: Body, x: float, y: float) -> int:
     """Load ``body`` into ``sim`` at ``(x, y, body.z)`` (m) under ``name``; returns its pybullet id."""
     return sim.load(name, body.urdf, (x, y, body.z), yaw=body.yaw, color=body.color)
+
+
+def urdf_path(urdf: str) -> Path:
+    """Where :meth:`Simulation.load <envs.sim.Simulation.load>` finds ``urdf``: ``envs/assets``, else
+    ``pybullet_data``."""
+    path = ASSETS_DIR / urdf
+    return path if path.exists() else Path(pybullet_data.getDataPath()) / urdf
+
+
+def load_parts(sim: Simulation, name: str, body: Body, x: float, y: float) -> tuple[int, ...]:
+    """Load ``body`` into ``sim`` at ``(x, y, body.z)`` (m) as one pybullet body per visual shape of its URDF.
+
+    Each part is a copy of the URDF that keeps one ``<visual>`` (links, joints and inertial frames unchanged, so
+    :meth:`Simulation.set_position <envs.sim.Simulation.set_position>` places every part as it places the whole
+    body), registered as ``f"{name}/{index}"``; together they render the body's pixels exactly.
+
+    :return: the parts' pybullet ids, in the URDF's visual order.
+    """
+    source = urdf_path(body.urdf)
+    count = sum(len(link.findall("visual")) for link in ET.parse(source).getroot().iter("link"))
+    ids = []
+    with tempfile.TemporaryDirectory() as folder:
+        for index in range(count):
+            tree = ET.parse(source)
+            visuals = [(link, visual) for link in tree.getroot().iter("link") for visual in link.findall("visual")]
+            for other, (link, visual) in enumerate(visuals):
+                if other != index:
+                    link.remove(visual)
+            for mesh in tree.getroot().iter("mesh"):  # relative mesh paths stay relative to the original URDF
+                filename = mesh.get("filename", "")
+                if "://" not in filename and not Path(filename).is_absolute():
+                    mesh.set("filename", str(source.parent / filename))
+            part = Path(folder) / f"part_{index}.urdf"
+            tree.write(part)
+            ids.append(sim.load(f"{name}/{index}", str(part), (x, y, body.z), yaw=body.yaw, color=body.color))
+    return tuple(ids)

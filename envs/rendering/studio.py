@@ -1,12 +1,13 @@
-"""A private pybullet world holding a camera scene but its floor, for exact renders of small windows of the image.
+"""Private pybullet worlds for exact renders of small windows of the image.
 
-The composite renderer uses it where pre-rendered pieces could differ from pybullet's picture: where a moving body
-meets another body (the robot over a target or a wall), where a sprite edge falls too close to a pixel centre to be
-placed by a shift, and for bodies that move only at a reset (the targets). A window render is what pybullet's full
-render shows in that window, pixel for pixel (same view matrix, an off-centre projection, depth included), at a
-fraction of the cost; the floor (the first static body, a large textured mesh that dominates the cost) is left out
-and comes from the full render of the static scene, by depth. One studio is built per process, scene and image size
-(:func:`studio_for`).
+A window render is what pybullet's full render shows in that window, pixel for pixel (same view matrix, an
+off-centre projection, depth included), at a fraction of the cost. The composite renderer draws with them what
+pre-rendered pieces cannot: a :class:`Studio` (the scene but its floor) the bodies that move only at a reset (the
+targets); a :class:`PartStudio` (the last moving body alone, split into its visual shapes) the pixels of the robot
+that its sprite is not sure of, showing only the shapes that reach into the window. The floor (the first static
+body, a large textured mesh that dominates the cost) and everything the window's body does not hold come from the
+background, by depth. One of each is built per process, scene and image size (:func:`studio_for`,
+:func:`part_studio_for`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from typing import NamedTuple
 import numpy as np
 
 from envs.rendering.camera import CameraModel
-from envs.rendering.scene import Scene, load_body
-from envs.sim import Simulation
+from envs.rendering.scene import Scene, load_body, load_parts
+from envs.sim import Simulation, pybullet
 
 #: where moving bodies wait when they must not be seen (m), far outside any camera's view
 PARKED = (1000.0, 1000.0, -100.0)
 #: extra room (m) around a body's collision box when framing its window: visual shapes may stick out of it (the
 #: robot's camera and laser do, by 4 and 6 cm); checked when the studio is built
 FRAME_MARGIN = 0.08
+#: what a visual shape costs TinyRenderer, relative to a box (12 triangles), by pybullet geometry type: spheres,
+#: capsules and cylinders are tessellated into about a hundred triangles (a cylinder costs about 13 us, a box 2 us),
+#: and meshes are counted as those
+SHAPE_COSTS = {pybullet.GEOM_BOX: 1.0}
+OTHER_SHAPE_COST = 7.0
 
 
 class Window(NamedTuple):
@@ -46,30 +52,20 @@ class Window(NamedTuple):
 class Studio:
     """A camera scene without its floor in its own pybullet client, moving bodies parked until placed.
 
-    TinyRenderer's cost grows with every body in the world, seen or not, so a studio can also leave out the static
-    bodies (``statics=False``) or hold one moving body alone (``solo``), for windows where nothing else is seen.
-
     :param scene: the camera scene (its first static body is the floor). :param size: side of the square image (px).
-    :param solo: index of the only moving body to load (no static bodies then), or None for all of them.
-    :param statics: load the static bodies but the floor (ignored with ``solo``).
 
-    Attribute ``body_ids``: the pybullet ids of the moving bodies, in scene order (-1 for those not loaded).
+    Attribute ``body_ids``: the pybullet ids of the moving bodies, in scene order.
     """
 
-    def __init__(self, scene: Scene, size: int, solo: int | None = None, statics: bool = True) -> None:
+    def __init__(self, scene: Scene, size: int) -> None:
         self.scene = scene
         self.camera = CameraModel(scene.camera, size)
         self.sim = Simulation()
-        if solo is None and statics:
-            for static in scene.static[1:]:
-                load_body(self.sim, static.name, static.body, static.x, static.y)
+        for static in scene.static[1:]:
+            load_body(self.sim, static.name, static.body, static.x, static.y)
         self.body_ids: list[int] = []
         self._corners: list[np.ndarray] = []
         for index, moving in enumerate(scene.moving):
-            if solo is not None and index != solo:
-                self.body_ids.append(-1)
-                self._corners.append(np.zeros((0, 3)))
-                continue
             body = load_body(self.sim, moving.name, moving.body, 0.0, 0.0)
             # placed the way bodies are moved (resetBasePositionAndOrientation places the centre of mass)
             self.sim.set_position(moving.name, (0.0, 0.0, moving.body.z), yaw=moving.body.yaw)
@@ -91,8 +87,7 @@ class Studio:
             for corners in self._corners
         ]
         for index, moving in enumerate(scene.moving):
-            if self.body_ids[index] >= 0:
-                self._check_frame(index, float(np.mean(moving.x_range)), float(np.mean(moving.y_range)))
+            self._check_frame(index, float(np.mean(moving.x_range)), float(np.mean(moving.y_range)))
         self.place([None] * len(scene.moving))
 
     def _check_frame(self, index: int, x: float, y: float) -> None:
@@ -128,7 +123,7 @@ class Studio:
     def place(self, positions: Sequence[tuple[float, float] | None]) -> None:
         """Move each moving body to its ``(x, y)`` (m), or park it when its position is None."""
         for index, (moving, position) in enumerate(zip(self.scene.moving, positions)):
-            if position == self._placed[index] or self.body_ids[index] < 0:
+            if position == self._placed[index]:
                 continue
             xyz = PARKED if position is None else (position[0], position[1], moving.body.z)
             self.sim.set_position(moving.name, xyz, yaw=moving.body.yaw)
@@ -145,15 +140,108 @@ class Studio:
         return self.sim.render_layers(camera.view, projection, window.n_cols, window.n_rows)
 
 
-_STUDIOS: dict[tuple[int, Scene, int, int | None, bool], Studio] = {}
+class PartStudio:
+    """The last moving body of a camera scene alone, one pybullet body per visual shape (:func:`load_parts`), in its
+    own pybullet client: exact renders of windows of the body at the cost of the shapes that reach into them.
+
+    TinyRenderer processes every triangle of the world for each render, seen or not (a cylinder costs about 13 us,
+    a box 2 us), but skips shapes whose colour is fully transparent: each render shows only the parts asked for.
+    Nothing else is in the world (not even the floor): a window is depth-composited over the background, which hides
+    what the floor and the other bodies hide.
+
+    :param scene: the camera scene. :param size: side of the square image (px).
+
+    Attributes: ``part_ids``, the parts' pybullet ids, in the order of the body's visual shapes; ``costs``, what
+    rendering each costs, relative to a box (:data:`SHAPE_COSTS`).
+    """
+
+    def __init__(self, scene: Scene, size: int) -> None:
+        moving = scene.moving[-1]
+        self.camera = CameraModel(scene.camera, size)
+        self.sim = Simulation()
+        self.part_ids = load_parts(self.sim, moving.name, moving.body, PARKED[0], PARKED[1])
+        self._client = self.sim.client_id
+        self._view = list(self.camera.view)
+        self._orientation = pybullet.getQuaternionFromEuler([0.0, 0.0, moving.body.yaw])
+        self._z = moving.body.z
+        shapes = [pybullet.getVisualShapeData(part, physicsClientId=self._client)[0] for part in self.part_ids]
+        self._links = [int(shape[1]) for shape in shapes]
+        self.costs = [SHAPE_COSTS.get(int(shape[2]), OTHER_SHAPE_COST) for shape in shapes]
+        # the cost of every set of parts, for bodies of a few parts
+        self._set_costs = [self._summed(bits) for bits in range(1 << len(shapes))] if len(shapes) <= 12 else None
+        self._colours = [list(shape[7]) for shape in shapes]
+        self._shown = (1 << len(self.part_ids)) - 1  # bit i: part i has its own colour
+        self._placed: list[tuple[float, float] | None] = [None] * len(self.part_ids)
+        self._projections: dict[Window, list[float]] = {}  # per window (at most size^4 / 4 of them, few in practice)
+        self._show(0)
+
+    def _show(self, parts: int) -> None:
+        """Give the parts whose bits are set in ``parts`` their own colour and make the others fully transparent
+        (TinyRenderer then skips them)."""
+        changed = self._shown ^ parts
+        for index in range(len(self.part_ids)):
+            if changed >> index & 1:
+                colour = self._colours[index] if parts >> index & 1 else self._colours[index][:3] + [0.0]
+                pybullet.changeVisualShape(self.part_ids[index], self._links[index], rgbaColor=colour,
+                                           physicsClientId=self._client)
+        self._shown = parts
+
+    def cost(self, parts: int) -> float:
+        """What rendering the parts whose bits are set in ``parts`` (bit ``i`` for part ``i``) costs, relative to a
+        box."""
+        return self._summed(parts) if self._set_costs is None else self._set_costs[parts]
+
+    def _summed(self, parts: int) -> float:
+        return sum(cost for index, cost in enumerate(self.costs) if parts >> index & 1)
+
+    def render(self, x: float, y: float, window: Window, parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """pybullet's render of the body at ``(x, y)`` (m), showing only the parts whose bits are set in ``parts``
+        (bit ``i`` for part ``i``, -1 for all), in ``window``.
+
+        :return: ``rgb`` uint8 ``(h, w, 3)``, ``depth`` float32 ``(h, w)`` (pybullet's non-linear depth) and ``seen``
+            bool ``(h, w)`` (where a shown part is seen): the pixels a full render of the body alone would have there
+            wherever no other part is seen.
+        """
+        parts &= (1 << len(self.part_ids)) - 1
+        self._show(parts)
+        for index, part in enumerate(self.part_ids):
+            if parts >> index & 1 and self._placed[index] != (x, y):
+                pybullet.resetBasePositionAndOrientation(part, [x, y, self._z], self._orientation,
+                                                         physicsClientId=self._client)
+                self._placed[index] = (x, y)
+        height, width = window.n_rows, window.n_cols
+        projection = self._projections.get(window)
+        if projection is None:
+            projection = self._projections[window] = self.camera.window_projection(window.row0, window.col0, height,
+                                                                                  width)
+        _, _, rgba, depth, body = pybullet.getCameraImage(width, height, self._view, projection,
+                                                          renderer=pybullet.ER_TINY_RENDERER,
+                                                          physicsClientId=self._client)
+        if not isinstance(rgba, np.ndarray):  # pybullet built without numpy
+            rgba = np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)
+            depth = np.asarray(depth, dtype=np.float32).reshape(height, width)
+            body = np.asarray(body).reshape(height, width)
+        return rgba[:, :, :3], depth, body >= 0
 
 
-def studio_for(scene: Scene, size: int, solo: int | None = None, statics: bool = True) -> Studio:
+_STUDIOS: dict[tuple, Studio | PartStudio] = {}
+
+
+def studio_for(scene: Scene, size: int) -> Studio:
     """The process's studio for ``scene`` at ``size`` px (see :class:`Studio`; a new one in a forked child: pybullet
     clients are not shared between processes)."""
-    key = (os.getpid(), scene, size, solo, statics and solo is None)
+    key = (os.getpid(), scene, size, Studio)
     if key not in _STUDIOS:
-        _STUDIOS[key] = Studio(scene, size, solo, statics)
-    return _STUDIOS[key]
+        _STUDIOS[key] = Studio(scene, size)
+    return _STUDIOS[key]  # type: ignore[return-value]
+
+
+def part_studio_for(scene: Scene, size: int) -> PartStudio:
+    """The process's :class:`PartStudio` for the last moving body of ``scene`` at ``size`` px (shared by scenes that
+    differ only in their other bodies; a new one in a forked child)."""
+    key = (os.getpid(), scene.moving[-1], scene.camera, size, PartStudio)
+    if key not in _STUDIOS:
+        _STUDIOS[key] = PartStudio(scene, size)
+    return _STUDIOS[key]  # type: ignore[return-value]
 
 

@@ -11,8 +11,9 @@ Prints three Markdown tables:
    CPU time;
 3. ``python main.py`` with PPO2 (the original's defaults), MobileRobot at 64x64, 8 envs in one process, one torch
    thread (``OMP_NUM_THREADS=1``): training steps per second and per CPU second (``metrics.json``, training time
-   only), for ground truth, raw pixels (NatureCNN) and a learned state (an autoencoder with state
-   dimension 200, encoded by the batched encoder); and where the time of a raw-pixel step goes: the 8 envs' stepping
+   only) of a ``--timesteps`` run, and the steady rate per CPU second without what a run pays once (from a second
+   run three times as long: :func:`steady_rate`), for ground truth, raw pixels (NatureCNN) and a learned state (an
+   autoencoder with state dimension 200, encoded by the batched encoder); and where the time of a raw-pixel step goes: the 8 envs' stepping
    (measured alone, with the same renderer) against the rest (policy forward passes and PPO updates).
 
 Targets (the issue): recording at least 10,000 frames/s per process; PPO on a learned state at least 2,500 steps/s and
@@ -74,15 +75,33 @@ def recording(episodes: int) -> tuple[int, float, float]:
     return frames, frames / wall, frames / cpu
 
 
-def train(overrides: list[str], timesteps: int, folder: Path) -> tuple[float, float]:
-    """(training steps per second and per CPU second, from metrics.json: training only) of one ``main.py`` run."""
-    run_dir = folder / "run"
+def train(overrides: list[str], timesteps: int, folder: Path) -> tuple[float, float, float]:
+    """(training steps per second, per CPU second, and training CPU seconds, from metrics.json: training only, the
+    first env reset included) of one ``main.py`` run of ``timesteps`` steps in ``folder``."""
+    run_dir = folder / f"run_{timesteps}"
     command = [sys.executable, "main.py", f"total_timesteps={timesteps}", "n_envs=8", "vec_env=dummy",
                "torch_threads=1", "live_plots=none", "checkpoint_interval=1000000", f"hydra.run.dir={run_dir}",
                *overrides]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     metrics = read_metrics(run_dir)
-    return float(metrics["steps_per_s"]), float(metrics["steps_per_cpu_s"])
+    steps, per_cpu = float(metrics["timesteps"]), float(metrics["steps_per_cpu_s"])
+    return float(metrics["steps_per_s"]), per_cpu, steps / per_cpu
+
+
+def steady_rate(overrides: list[str], timesteps: int, folder: Path) -> tuple[float, float, float, float]:
+    """(steps/s and steps/CPU s of a ``timesteps`` run, the steady rate in steps/CPU s, the start-up CPU s).
+
+    The steady rate is the difference of two runs, ``timesteps`` and ``3 timesteps`` steps long (same seed):
+    (extra steps) / (extra CPU seconds), which leaves out what a run pays once (the composite renderer's pieces,
+    about 2.3 CPU s at 64x64, torch's first calls); the start-up is the short run's CPU time minus its steps at
+    the steady rate.
+    """
+    rate, per_cpu, cpu = train(overrides, timesteps, folder)
+    _, _, cpu_long = train(overrides, 3 * timesteps, folder)
+    steps = read_metrics(folder / f"run_{timesteps}")["timesteps"]
+    extra_steps = read_metrics(folder / f"run_{3 * timesteps}")["timesteps"] - steps
+    steady = extra_steps / (cpu_long - cpu)
+    return rate, per_cpu, steady, cpu - steps / steady
 
 
 def env_steps_per_cpu_second(seconds: float) -> float:
@@ -132,8 +151,9 @@ def main() -> None:
     print(f"\n| recording (1 process, {frames:,} frames) | frames/s | frames/CPU s |\n|---|---:|---:|\n"
           f"| random policy, 64x64 | {per_wall:,.0f} | {per_cpu:,.0f} |", flush=True)
 
-    print(f"\n| PPO2, 8 envs, 1 thread, {args.timesteps:,} steps | training steps/s | steps/CPU s | vs ground "
-          "truth |\n|---|---:|---:|---:|", flush=True)
+    print(f"\n| PPO2, 8 envs, 1 thread | steps/s ({args.timesteps:,} steps) | steps/CPU s ({args.timesteps:,} "
+          f"steps) | steady steps/CPU s | start-up CPU s | steady, vs ground truth |\n|---|---:|---:|---:|---:|---:|",
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         model = learned_model(Path(tmp) / "srl")
         results = {}
@@ -142,12 +162,13 @@ def main() -> None:
                                   ["srl_model=autoencoder", f"srl_model.path={model}"])):
             folder = Path(tmp) / label.split()[0]
             folder.mkdir()
-            results[label] = train(overrides, args.timesteps, folder)
-            base = results["ground truth"][1]
-            rate, per_cpu = results[label]
-            print(f"| {label} | {rate:,.0f} | {per_cpu:,.0f} | {per_cpu / base:.2f} |", flush=True)
+            results[label] = steady_rate(overrides, args.timesteps, folder)
+            base = results["ground truth"][2]
+            rate, per_cpu, steady, start_up = results[label]
+            print(f"| {label} | {rate:,.0f} | {per_cpu:,.0f} | {steady:,.0f} | {start_up:.1f} | {steady / base:.2f} |",
+                  flush=True)
     env_rate = env_steps_per_cpu_second(args.seconds)
-    pixels = results["raw pixels (NatureCNN)"][1]
+    pixels = results["raw pixels (NatureCNN)"][2]
     share = pixels / env_rate
     print(f"\nRaw pixels: the 8 envs alone step at {env_rate:,.0f} steps/CPU s, so stepping takes {100 * share:.0f} % "
           f"of a training step's CPU time and the policy and PPO updates the other {100 * (1 - share):.0f} %.")

@@ -75,11 +75,15 @@ def test_exact_windows_are_pixel_identical(monkeypatch: pytest.MonkeyPatch) -> N
         assert result.mean_abs == 0.0 and result.centroid_errors == (0.0, 0.0, 0.0)
 
 
-def test_window_projection_reproduces_the_full_render() -> None:
-    env = gym.make("MobileRobot-v0", observation="pixels", image_size=64, renderer="pybullet").unwrapped
+def pybullet_scene(size: int) -> tuple[gym.Env, np.ndarray, CameraModel]:
+    """MobileRobot-v0 with the pybullet renderer after ``reset(seed=0)``: the env, its image and its camera model."""
+    env = gym.make("MobileRobot-v0", observation="pixels", image_size=size, renderer="pybullet").unwrapped
     env.reset(seed=0)
-    full = env.render_image()
-    camera = CameraModel(env.camera, 64)
+    return env, env.render_image(), CameraModel(env.camera, size)
+
+
+def test_window_projection_reproduces_the_full_render() -> None:
+    env, full, camera = pybullet_scene(64)
     sim = env.sim
     # (the floor's checker edges run through the image's centre row and column, where texture lookups of two
     # projections can differ in the last bit: this window avoids them)
@@ -96,10 +100,7 @@ def test_window_projection_reproduces_the_full_render() -> None:
 
 
 def test_projection_puts_bodies_where_pybullet_draws_them() -> None:
-    env = gym.make("MobileRobot-v0", observation="pixels", image_size=224, renderer="pybullet").unwrapped
-    env.reset(seed=0)
-    env.render_image()
-    camera = CameraModel(env.camera, 224)
+    env, _, camera = pybullet_scene(224)
     _, _, body = env.sim.render_layers(camera.view, camera.projection, 224, 224)
     tx, ty = env.targets[0]
     # the disc's top (1.5 cm: bodies are placed by their centre of mass) is what the camera sees
@@ -303,10 +304,7 @@ def test_parts_render_the_body_exactly() -> None:
 
 
 def test_ground_depth_is_the_floor_pybullet_draws() -> None:
-    env = gym.make("MobileRobot-v0", observation="pixels", image_size=64, renderer="pybullet").unwrapped
-    env.reset(seed=0)
-    env.render_image()
-    camera = CameraModel(env.camera, 64)
+    env, _, camera = pybullet_scene(64)
     _, depth, body = env.sim.render_layers(camera.view, camera.projection, 64, 64)
     floor = body == env.sim.body("plane")
     rows, cols = np.nonzero(floor)

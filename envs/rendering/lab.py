@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 _RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
@@ -63,121 +64,72 @@ class Lab8ToRGB:
         return _LINEAR_TO_SRGB[self.index]
 
 
-# --- both conversions with a factor on each Lab channel in between, fused into a few matrix products ---------------
-# The Lab function f has a cube-root branch and a linear branch (slope 7.787) that meet at _LAB_EPS: with
-# p = max(x, _LAB_EPS), f(x) = cbrt(p) + 7.787 (x - p) on both branches (to 2e-7: the rounding of the constants
-# 7.787 and 16 / 116). Likewise its inverse: with u = max(f, 6 / 29), f^-1(f) = u^3 + (f - u) / 7.787. So one matrix
-# product of the rows [cbrt(p), xyz, p, 1] gives 8-bit Lab, and one of [u^3, f, u, 1] linear RGB, with no masked
-# writes. The values are planar: one row per component, one column per colour.
-_LAB8_FROM_F = np.array([[0.0, 2.55 * 116, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])  # times (fx, fy, fz)
-#: this @ [cbrt(p), xyz, p, 1] = 8-bit L, a, b (xyz: XYZ / white, p = max(xyz, eps))
-_LAB8_FROM_XYZ_PARTS = np.hstack(
-    [_LAB8_FROM_F, 7.787 * _LAB8_FROM_F, -7.787 * _LAB8_FROM_F, [[-2.55 * 16], [128.0], [128.0]]]
-).astype(np.float32)
-_XYZ_WHITE_FROM_RGB = np.ascontiguousarray(_RGB_TO_XYZ_WHITE.T)  # this @ linear RGB = XYZ / white
-_F_THRESHOLD = 6 / 29  # f(_LAB_EPS), where the inverse changes branch
-#: this @ [L8, a8, b8, 1] = fx, fy, fz
-_F_FROM_LAB8 = np.array([
-    [100 / 255 / 116, 1 / 500, 0.0, 16 / 116 - 128 / 500],
-    [100 / 255 / 116, 0.0, 0.0, 16 / 116],
-    [100 / 255 / 116, 0.0, -1 / 200, 16 / 116 + 128 / 200],
-]).astype(np.float32)
-_XYZ_WHITE_TO_STEPS = np.zeros((3, 4))  # XYZ / white (a row) @ this = linear RGB in encoding steps, and 0
-_XYZ_WHITE_TO_STEPS[:, :3] = (_ENCODE_STEPS - 1) * _XYZ_WHITE_TO_RGB.astype(np.float64)
-#: [u^3, f, u, 1] (a row per colour) @ this = linear R, G, B in encoding steps plus 0.5 (so that truncating rounds),
-#: and 0.25 (truncated to 0: the zero byte after each colour)
-_STEPS_FROM_F_PARTS = np.vstack(
-    [_XYZ_WHITE_TO_STEPS, _XYZ_WHITE_TO_STEPS / 7.787, -_XYZ_WHITE_TO_STEPS / 7.787, [[0.5, 0.5, 0.5, 0.25]]]
-).astype(np.float32)
-# float32 scalars: cheaper than Python floats in float32 ufuncs
-_LAB_EPS32, _F_THRESHOLD32, _MAX_LEVEL = np.float32(_LAB_EPS), np.float32(_F_THRESHOLD), np.float32(255)
+# --- the same conversions one colour at a time, compiled (numba), for the Omnirobot camera's kernel ----------------
+# Each mirrors rgb_to_lab8 and Lab8ToRGB operation by operation in float32 (the constants rounded to float32, as numpy
+# rounds a Python float against a float32 array), so they differ from them only where numpy's vectorised cbrt, power
+# and 3x3 products round differently (computed here in float64 and rounded once, so within half a float32 ulp).
+_EPS32 = np.float32(_LAB_EPS)
+_F_THRESHOLD32 = np.float32(6 / 29)  # f(_LAB_EPS), where the inverse changes branch
+_MAX_LEVEL = np.float32(255)
+_LINEAR_SLOPE32, _LINEAR_OFFSET32 = np.float32(7.787), np.float32(16 / 116)
+_L_SLOPE32, _L_OFFSET32, _L_DARK32, _L_SCALE32 = np.float32(116), np.float32(16), np.float32(903.3), np.float32(2.55)
+_A_SCALE32, _B_SCALE32, _AB_OFFSET32 = np.float32(500), np.float32(200), np.float32(128)
+_FY_FROM_L32, _FX_FROM_A32, _FZ_FROM_B32 = np.float32(100 / 255 / 116), np.float32(1 / 500), np.float32(-1 / 200)
+_FX_OFFSET32, _FZ_OFFSET32 = np.float32(128 / 500), np.float32(128 / 200)
+_ZERO32, _ONE32, _STEPS32 = np.float32(0), np.float32(1), np.float32(_ENCODE_STEPS - 1)
 
 
-class LabNoiseTable:
-    """The original's Lab noise on a batch of colours: RGB levels -> 8-bit Lab -> each channel times its factor,
-    clipped to 255 (the original multiplied a uint8 image) -> uint8 RGB. The same as :func:`rgb_to_lab8` then
-    :class:`Lab8ToRGB` to float32 rounding, in 16 array operations whatever the batch size.
-
-    The batch is ``K`` fixed colours whose 8-bit Lab is computed once (an image's background: its distinct colours,
-    expanded to pixels by :func:`expand_palette`) followed by per-call pixels, which the caller writes into
-    :attr:`pixels`. Lab's lower clip at 0 is left out: the 8-bit Lab of an 8-bit colour is never negative (L8 >= 0,
-    a8 >= 41, b8 >= 20), so a scaled one is negative only if a factor is, a 33-sigma draw. Work buffers are
-    allocated once, grown by :meth:`reserve`.
-
-    :param colours: uint8 ``(K, 3)``, the fixed colours.
-    """
-
-    def __init__(self, colours: np.ndarray) -> None:
-        self.fixed = len(colours)
-        self._fixed_lab = rgb_to_lab8(colours).T
-        self._factors = np.ones((4, 1), dtype=np.float32)  # the L, a and b factors of the call, then 1
-        self.capacity = -1
-        self.reserve(0)
-
-    def reserve(self, pixels: int) -> None:
-        """Make room for ``pixels`` per-call pixels (the buffers only grow; growing clears :attr:`pixels`)."""
-        if pixels <= self.capacity:
-            return
-        rows = self.fixed + pixels
-        self.capacity = pixels
-        #: float32 ``(3, capacity)``: the per-call pixels' R, G and B levels plus 0.5 (so that truncating rounds
-        #: them to 8 bits), written by the caller
-        self.pixels = np.zeros((3, pixels), dtype=np.float32)
-        self._linear = np.empty((3, pixels), dtype=np.float32)
-        self._xyz_parts = np.ones((10, pixels), dtype=np.float32)  # [cbrt(p), xyz, p, 1]
-        self._lab = np.ones((4, rows), dtype=np.float32)  # [L8, a8, b8, 1]
-        self._lab[:3, : self.fixed] = self._fixed_lab
-        self._scaled = np.empty((4, rows), dtype=np.float32)
-        self._f_parts = np.ones((10, rows), dtype=np.float32)  # [u^3, f, u, 1]
-        self._steps = np.empty((rows, 4), dtype=np.float32)
-        self.table = np.zeros((rows, 4), dtype=np.uint8)
-        #: the rows of :attr:`table` as uint32 (R, G, B and a zero byte in memory order), for expand_palette
-        self.packed = self.table.view(np.uint32)[:, 0]
-
-    def __call__(self, pixels: int, factors: np.ndarray) -> np.ndarray:
-        """Convert the fixed colours and the first ``pixels`` columns of :attr:`pixels`.
-
-        :param factors: float32 ``(3,)``, the factors of L, a and b.
-        :return: uint8 ``(K + pixels, 4)``: RGB and a zero byte per colour, the fixed colours first: a view of
-            :attr:`table`, which the next call overwrites.
-        """
-        rows = self.fixed + pixels
-        # RGB levels -> 8-bit Lab of the per-call pixels; mode="clip" clips the levels to 0-255
-        linear = np.take(_SRGB_TO_LINEAR, self.pixels[:, :pixels].astype(np.intp), out=self._linear[:, :pixels],
-                         mode="clip")
-        parts = self._xyz_parts[:, :pixels]
-        xyz, high = parts[3:6], parts[6:9]
-        np.matmul(_XYZ_WHITE_FROM_RGB, linear, out=xyz)
-        np.cbrt(np.maximum(xyz, _LAB_EPS32, out=high), out=parts[:3])
-        np.matmul(_LAB8_FROM_XYZ_PARTS, parts, out=self._lab[:3, self.fixed : rows])
-        # the noise, then 8-bit Lab -> linear RGB in encoding steps -> 8-bit RGB
-        self._factors[:3, 0] = factors
-        scaled = np.multiply(self._lab[:, :rows], self._factors, out=self._scaled[:, :rows])
-        np.minimum(scaled, _MAX_LEVEL, out=scaled)
-        parts = self._f_parts[:, :rows]
-        f, high, cube = parts[3:6], parts[6:9], parts[:3]
-        np.matmul(_F_FROM_LAB8, scaled, out=f)
-        np.maximum(f, _F_THRESHOLD32, out=high)
-        np.multiply(np.multiply(high, high, out=cube), high, out=cube)
-        steps = np.matmul(parts.T, _STEPS_FROM_F_PARTS, out=self._steps[:rows])
-        # mode="clip" clips the linear values to 0-1
-        return np.take(_LINEAR_TO_SRGB, steps.astype(np.intp), out=self.table[:rows], mode="clip")
+@numba.njit(cache=True)
+def _lab_f(t: np.float32) -> np.float32:
+    """The Lab function of one float32 component of XYZ / white."""
+    if t > _EPS32:
+        return np.float32(np.cbrt(np.float64(t)))
+    return _LINEAR_SLOPE32 * t + _LINEAR_OFFSET32
 
 
-def expand_palette(packed: np.ndarray, index: np.ndarray, gathered: np.ndarray) -> np.ndarray:
-    """A new uint8 RGB image ``(*index.shape, 3)`` whose pixel ``i`` is colour ``index[i]`` of ``packed``.
+@numba.njit(cache=True)
+def level_to_lab8(red: int, green: int, blue: int) -> tuple[np.float32, np.float32, np.float32]:
+    """:func:`rgb_to_lab8` of one colour of 8-bit levels (ints in 0-255): its float32 8-bit L, a and b."""
+    r, g, b = _SRGB_TO_LINEAR[red], _SRGB_TO_LINEAR[green], _SRGB_TO_LINEAR[blue]
+    m = _RGB_TO_XYZ_WHITE
+    x = np.float32(np.float64(r) * m[0, 0] + np.float64(g) * m[1, 0] + np.float64(b) * m[2, 0])
+    y = np.float32(np.float64(r) * m[0, 1] + np.float64(g) * m[1, 1] + np.float64(b) * m[2, 1])
+    z = np.float32(np.float64(r) * m[0, 2] + np.float64(g) * m[1, 2] + np.float64(b) * m[2, 2])
+    fx, fy, fz = _lab_f(x), _lab_f(y), _lab_f(z)
+    lightness = (_L_SLOPE32 * fy - _L_OFFSET32) if y > _EPS32 else _L_DARK32 * y
+    return (lightness * _L_SCALE32, _A_SCALE32 * (fx - fy) + _AB_OFFSET32, _B_SCALE32 * (fy - fz) + _AB_OFFSET32)
 
-    :param packed: uint32 (K,), each colour's R, G, B and a fourth byte in memory order (little or big endian alike).
-    :param index: intp, the colour of every pixel, all within 0..K-1 (not checked).
-    :param gathered: uint32 scratch of ``index.size`` elements.
 
-    Gathering 4-byte words is several times faster than gathering 3-byte pixels; each word is then stored at a
-    3-byte stride, in increasing address order, so its fourth byte is overwritten by the next pixel's red (the last
-    one lands in a spare byte). Numpy copies a one-dimensional strided array in increasing address order;
-    ``tests/test_omnirobot.py`` checks the result against plain indexing.
-    """
-    count = index.size
-    np.take(packed, index.reshape(-1), out=gathered, mode="wrap")
-    buffer = np.empty(3 * count + 1, dtype=np.uint8)
-    np.ndarray((count,), dtype=np.uint32, buffer=buffer, strides=(3,))[...] = gathered
-    return buffer[: 3 * count].reshape(*index.shape, 3)
+@numba.njit(cache=True)
+def _lab_f_inverse(f: np.float32) -> np.float32:
+    """The inverse of the Lab function, float32 (Lab8ToRGB's branches)."""
+    if f <= _F_THRESHOLD32:
+        return (f - _LINEAR_OFFSET32) / _LINEAR_SLOPE32
+    wide = np.float64(f)
+    return np.float32(wide * wide * wide)
+
+
+@numba.njit(cache=True)
+def _encode(linear: float) -> np.uint8:
+    """Linear float32 value -> 8-bit sRGB level, as Lab8ToRGB: clipped to 0-1, rounded to 4095 steps, looked up."""
+    clipped = min(max(np.float32(linear), _ZERO32), _ONE32) * _STEPS32
+    return _LINEAR_TO_SRGB[int(np.rint(clipped))]
+
+
+@numba.njit(cache=True)
+def noisy_lab8_to_rgb8(lightness: np.float32, a: np.float32, b: np.float32, factors: tuple, out: np.ndarray,
+                       at: int) -> None:
+    """One 8-bit Lab colour times the float32 ``factors`` (L, a, b), clipped to 0-255, to 8-bit R, G and B written
+    in ``out[at : at + 3]`` (uint8, one-dimensional): the original's Lab noise, then :class:`Lab8ToRGB`, for one
+    colour."""
+    lightness = min(max(lightness * factors[0], _ZERO32), _MAX_LEVEL)
+    a = min(max(a * factors[1], _ZERO32), _MAX_LEVEL)
+    b = min(max(b * factors[2], _ZERO32), _MAX_LEVEL)
+    fy = lightness * _FY_FROM_L32 + _LINEAR_OFFSET32
+    fx = a * _FX_FROM_A32 + (fy - _FX_OFFSET32)
+    fz = b * _FZ_FROM_B32 + (fy + _FZ_OFFSET32)
+    x, y, z = np.float64(_lab_f_inverse(fx)), np.float64(_lab_f_inverse(fy)), np.float64(_lab_f_inverse(fz))
+    m = _XYZ_WHITE_TO_RGB
+    out[at] = _encode(x * m[0, 0] + y * m[1, 0] + z * m[2, 0])
+    out[at + 1] = _encode(x * m[0, 1] + y * m[1, 1] + z * m[2, 1])
+    out[at + 2] = _encode(x * m[0, 2] + y * m[1, 2] + z * m[2, 2])

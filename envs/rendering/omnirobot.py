@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 import math
 
+import numba
 import numpy as np
 
-from envs.rendering.lab import Lab8ToRGB, LabNoiseTable, expand_palette, rgb_to_lab8
+from envs.rendering.lab import Lab8ToRGB, level_to_lab8, noisy_lab8_to_rgb8, rgb_to_lab8
 from envs.rendering.resample import area_resize, bilinear, box_blur
 
 # --- camera (the original's cam_calib_info.yaml and simulator pose) ----------------------------------------------
@@ -43,6 +44,7 @@ SIZE_NOISE_STD = 0.05  # marker scale = 1 + N(0, std), robot and target, every e
 LAB_NOISE_STD = 0.03  # each of L, a, b (8-bit Lab) multiplied by 1 + N(0, std), every image
 
 _ZERO, _ONE = np.float32(0.0), np.float32(1.0)  # float32 scalars: cheaper than Python floats in float32 ufuncs
+_MAX_LEVEL = np.float32(255.0)
 
 
 def ground_to_pixel(x: float, y: float) -> tuple[float, float]:
@@ -165,8 +167,8 @@ def floor_view() -> np.ndarray:
 class MarkerSprite:
     """A marker ready to be drawn at one scale: premultiplied, low-pass filtered for that scale, zero-padded.
 
-    :meth:`warp` rotates and places it element-wise (the reference, and the target once per episode);
-    :meth:`place` computes the same patch in a few whole-patch operations, laid out for :class:`OmnirobotCamera`.
+    :meth:`warp` rotates and places it element-wise (the reference, and the target once per episode); the camera's
+    compiled kernel repeats its operations per pixel.
 
     :param rgba: straight RGBA (h, w, 4), colour and alpha in [0, 1].
     :param scale: image pixels per sprite pixel.
@@ -183,11 +185,6 @@ class MarkerSprite:
         padded[1:-1, 1:-1] = blurred
         self.padded_width = padded.shape[1]
         self.flat = padded.reshape(-1, 4)
-        #: sampling positions are clipped to the zero border: (row, column) at most this, in padded sprite pixels
-        self._last_position = np.array([[self.height + 0.9999], [self.width + 0.9999]], dtype=np.float32)
-        self._transform = np.zeros((2, 3), dtype=np.float32)  # this @ [row, col, 1] of an image pixel = sprite position
-        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._cell_strides = np.array([self.padded_width, 1])  # this @ (row, col) of a padded pixel = its index
 
     def footprint(self, col: float, row: float, yaw: float, size: int) -> tuple[int, int, int, int]:
         """(top, left, bottom, right) image pixels (end excluded, clipped to the image) that the sprite can cover when
@@ -226,59 +223,107 @@ class MarkerSprite:
         bottom_row = flat[index] * (1 - fc) + flat[index + 1] * fc
         return top, left, top_row * (1 - fr) + bottom_row * fr
 
-    @functools.cached_property
-    def _bilinear_terms(self) -> np.ndarray:
-        """float32 ``(4, 5, padded pixels)``: for the cell whose top-left corner is each padded sprite pixel, the
-        terms ``[A, C - A, B - A, D - C - B + A]`` of ``A + fr (C - A) + fc (B - A) + fr fc (D - C - B + A)``, the
-        bilinear value at fractions ``(fr, fc)`` between the corners A (top left), B (top right), C (bottom left) and
-        D, of five channels: the premultiplied colour plus 0.5 alpha (levels plus one half once blended over a
-        background carrying the half), alpha and 1 - alpha."""
-        height, width = self.height + 2, self.padded_width
-        corners = np.zeros((5, height + 1, width + 1))  # one more zero row and column for B, C and D
-        corners[:4, :height, :width] = self.flat.T.reshape(4, height, width)
-        corners[:3] += 0.5 * corners[3]
-        corners[4] = 1.0 - corners[3]
-        a, b = corners[:, :-1, :-1], corners[:, :-1, 1:]
-        c, d = corners[:, 1:, :-1], corners[:, 1:, 1:]
-        return np.stack([a, c - a, b - a, d - c - b + a]).reshape(4, 5, -1).astype(np.float32)
 
-    def _grid(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """For a ``height`` x ``width`` patch (cached per shape): float32 ``(3, height * width)``, the rows, columns
-        and ones of its pixels in row-major order, and a float32 ``(4, height * width)`` buffer for the bilinear
-        weights, the first at 1."""
-        key = (height, width)
-        if key not in self._grids:
-            rows, cols = np.mgrid[0:height, 0:width]
-            grid = np.stack([rows.ravel(), cols.ravel(), np.ones(height * width)]).astype(np.float32)
-            self._grids[key] = grid, np.ones((4, height * width), dtype=np.float32)
-        return self._grids[key]
+@numba.njit(cache=True)
+def _compose(image: np.ndarray, words: np.ndarray, draws: np.ndarray, floor_lab: np.ndarray,
+             floor_index: np.ndarray, floor_rgb: np.ndarray, table: np.ndarray, packed: np.ndarray, target: np.ndarray,
+             target_values: np.ndarray, visible: np.ndarray, target_box: tuple, flat: np.ndarray, sprite_box: tuple,
+             robot_box: tuple, pose: tuple, size: int) -> None:
+    """:meth:`OmnirobotCamera.render`'s image from its draws, element-wise and compiled, in the reference's order.
 
-    def place(self, col: float, row: float, yaw: float, size: int, out: np.ndarray) -> tuple[int, int, int, int]:
-        """:meth:`warp` in nine array operations: the sampling positions are one matrix product, the bilinear
-        interpolation a gather of precomputed per-cell terms and their weighted sum. Agrees with :meth:`warp` to
-        float32 rounding.
+    :param image: uint8 ``(3 * size * size + 1,)``, receives the image's R, G, B bytes pixel after pixel (the last
+        byte is spare); ``words``: the same memory as uint32 ``(size * size,)`` at a stride of 3 bytes.
+    :param draws: float64, the standard normal draws: three per pixel of the target's patch then of the robot's
+        footprint (row-major), then the three Lab factors'.
+    :param floor_lab: float32 ``(K, 3)``, the floor's distinct colours in 8-bit Lab; ``floor_index``: intp
+        ``(size * size,)``, each pixel's colour; ``floor_rgb``: float32 ``(size * size, 3)``, the floor (levels).
+    :param table: uint8 ``(4 * K,)`` scratch: the floor's colours with this image's Lab noise, R, G, B and a zero
+        byte each; ``packed``: the same memory as uint32 ``(K,)``.
+    :param target: float64 ``(target pixels, 7)``: the floor times 1 - alpha (rounded to float32), the premultiplied
+        colour (levels) and alpha of the target's patch; ``target_values``: float32 ``(target pixels, 3)``, the
+        patch blended (its floor where the target is transparent; this writes the visible pixels); ``visible``:
+        intp, the patch's pixels the target draws on.
+    :param target_box: (top, left, width) of the target's patch (px); ``flat``: float32 ``(padded pixels, 4)``,
+        the robot sprite (:attr:`MarkerSprite.flat`); ``sprite_box``: its (height, width, padded width);
+        ``robot_box``: (top, left, height, width) of the robot's footprint (px).
+    :param pose: (row, column, cos(yaw), sin(yaw), scale) of the robot's sprite (px, image px per sprite px), float64
+        (the reference's sampling positions are float64: its row and column are numpy float64 scalars).
+    :param size: side of the image (px).
+    """
+    target_pixels = target.shape[0]
+    top, left, height, width = robot_box
+    factor_at = 3 * (target_pixels + height * width)
+    factors = (np.float32(np.float32(LAB_NOISE_STD * draws[factor_at]) + _ONE),
+               np.float32(np.float32(LAB_NOISE_STD * draws[factor_at + 1]) + _ONE),
+               np.float32(np.float32(LAB_NOISE_STD * draws[factor_at + 2]) + _ONE))
+    # the floor: its colours with the noise, then every pixel, a 4-byte word each in increasing address order, so
+    # that a word's fourth byte is overwritten by the next pixel's red (the last one lands in the spare byte)
+    for colour in range(floor_lab.shape[0]):
+        noisy_lab8_to_rgb8(floor_lab[colour, 0], floor_lab[colour, 1], floor_lab[colour, 2], factors, table,
+                           4 * colour)
+    for pixel in range(floor_index.size):
+        words[pixel] = packed[floor_index[pixel]]
+    # the target: region * (1 - alpha) + colour + rint(N(0, 2)) * alpha, in float64 and rounded to float32 like the
+    # reference's in-place float32 operations
+    target_top, target_left, target_width = target_box
+    for patch_pixel in visible:
+        for channel in range(3):
+            noise = np.rint(PIXEL_NOISE_STD * draws[3 * patch_pixel + channel])
+            target_values[patch_pixel, channel] = np.float32(
+                target[patch_pixel, channel] + (target[patch_pixel, 3 + channel] + noise * target[patch_pixel, 6]))
+        pixel = (target_top + patch_pixel // target_width) * size + target_left + patch_pixel % target_width
+        _draw_marker_pixel(target_values[patch_pixel], factors, image, pixel)
+    # the robot: MarkerSprite.warp's bilinear sample of each footprint pixel, blended over the floor or the target
+    sprite_height, sprite_width, padded_width = sprite_box
+    row, col, cos, sin, scale = pose
+    centre_col, centre_row = (sprite_width + 1) / 2, (sprite_height + 1) / 2
+    last_col, last_row = sprite_width + 0.9999, sprite_height + 0.9999
+    target_height = target_pixels // target_width if target_width > 0 else 0
+    values = np.empty(3, dtype=np.float32)
+    for i in range(height):
+        dy = (np.float64(top + i) - row) / scale
+        for j in range(width):
+            dx = (np.float64(left + j) - col) / scale
+            src_col = min(max(dx * cos - dy * sin + centre_col, 0.0), last_col)
+            src_row = min(max(dx * sin + dy * cos + centre_row, 0.0), last_row)
+            r0, c0 = int(src_row), int(src_col)
+            fr, fc = src_row - r0, src_col - c0
+            at = r0 * padded_width + c0
+            below = at + padded_width
+            alpha = ((flat[at, 3] * (1 - fc) + flat[at + 1, 3] * fc) * (1 - fr)
+                     + (flat[below, 3] * (1 - fc) + flat[below + 1, 3] * fc) * fr)
+            red = ((flat[at, 0] * (1 - fc) + flat[at + 1, 0] * fc) * (1 - fr)
+                   + (flat[below, 0] * (1 - fc) + flat[below + 1, 0] * fc) * fr)
+            green = ((flat[at, 1] * (1 - fc) + flat[at + 1, 1] * fc) * (1 - fr)
+                     + (flat[below, 1] * (1 - fc) + flat[below + 1, 1] * fc) * fr)
+            blue = ((flat[at, 2] * (1 - fc) + flat[at + 1, 2] * fc) * (1 - fr)
+                    + (flat[below, 2] * (1 - fc) + flat[below + 1, 2] * fc) * fr)
+            if alpha == 0.0 and red == 0.0 and green == 0.0 and blue == 0.0:
+                continue  # the reference blends nothing there: the pixel keeps the floor's or the target's colour
+            pixel = (top + i) * size + left + j
+            patch_row, patch_col = top + i - target_top, left + j - target_left
+            if 0 <= patch_row < target_height and 0 <= patch_col < target_width:
+                under = target_values[patch_row * target_width + patch_col]
+            else:
+                under = floor_rgb[pixel]
+            noise_at = 3 * (target_pixels + i * width + j)
+            colour = (red, green, blue)
+            for channel in range(3):
+                noise = np.rint(PIXEL_NOISE_STD * draws[noise_at + channel])
+                blended = np.float32(np.float64(under[channel]) * (1.0 - alpha))
+                values[channel] = np.float32(np.float64(blended) + (colour[channel] + noise * alpha))
+            _draw_marker_pixel(values, factors, image, pixel)
 
-        :param out: float32 ``(5, n)``, n at least the footprint's pixels: receives, for the pixels of
-            :meth:`footprint` in row-major order, the premultiplied colour plus 0.5 alpha (3 rows), alpha and
-            1 - alpha.
-        :return: (top, left, height, width) of the footprint.
-        """
-        top, left, bottom, right = self.footprint(col, row, yaw, size)
-        height, width = max(0, bottom - top), max(0, right - left)
-        grid, weights = self._grid(height, width)
-        cos, sin, step = math.cos(yaw), math.sin(yaw), 1 / self.scale
-        dy, dx = (top - row) * step, (left - col) * step  # the patch's top-left pixel from the centre, sprite px
-        transform = self._transform
-        transform[0] = cos * step, sin * step, dx * sin + dy * cos + (self.height + 1) / 2
-        transform[1] = -sin * step, cos * step, dx * cos - dy * sin + (self.width + 1) / 2
-        position = np.matmul(transform, grid)  # (2, pixels): row and column in padded sprite pixels
-        np.minimum(np.maximum(position, _ZERO, out=position), self._last_position, out=position)
-        cell = position.astype(np.intp)
-        np.subtract(position, cell, out=weights[1:3])
-        np.multiply(weights[1], weights[2], out=weights[3])
-        terms = np.take(self._bilinear_terms, self._cell_strides @ cell, axis=2)  # (4, 5, pixels)
-        np.einsum("kp,kcp->cp", weights, terms, out=out[:, : height * width])
-        return top, left, height, width
+
+@numba.njit(cache=True)
+def _draw_marker_pixel(values: np.ndarray, factors: tuple, image: np.ndarray, pixel: int) -> None:
+    """A blended marker pixel (float32 levels (3,)) rounded to 8 bits, to 8-bit Lab, with the Lab noise, into
+    pixel ``pixel`` of ``image`` (uint8 R, G, B bytes pixel after pixel)."""
+    red = int(min(max(np.rint(values[0]), _ZERO), _MAX_LEVEL))
+    green = int(min(max(np.rint(values[1]), _ZERO), _MAX_LEVEL))
+    blue = int(min(max(np.rint(values[2]), _ZERO), _MAX_LEVEL))
+    lightness, a, b = level_to_lab8(red, green, blue)
+    noisy_lab8_to_rgb8(lightness, a, b, factors, image, 3 * pixel)
 
 
 class OmnirobotCamera:
@@ -290,26 +335,28 @@ class OmnirobotCamera:
 
     :meth:`render_exact` is the element-wise reference: warp the robot sprite, blend both markers on a copy of the
     floor, convert the marker areas to 8-bit Lab, apply the factors to the whole Lab image and convert it back.
-    :meth:`render` computes the same image from the same draws in about 45 array operations whatever the size:
+    :meth:`render` computes the same image from the same draws with two numpy calls (the draws) and one compiled
+    (numba) kernel, which converts only what it has to:
 
     * The floor's pixels take only ``K`` distinct 8-bit colours (459 at 64 px, 1014 at 224 px; the Lab conversion
-      rounds to 8 bits first), so the factors are applied to those ``K`` colours, in one batch with the markers'
-      visible pixels (:class:`~envs.rendering.lab.LabNoiseTable`), and the image is one palette lookup
-      (:func:`~envs.rendering.lab.expand_palette`) through a per-pixel index kept from image to image: the floor's
-      colour, or the batch row of a marker's pixel.
-    * The robot's bilinear warp is a matrix product and a gather of per-cell terms (:meth:`MarkerSprite.place`).
-    * What is fixed for the episode is prepared in :meth:`new_episode`: the target blended over the floor (an image
-      only adds its noise times alpha) and its visible pixels, the robot sprite's interpolation terms.
-    * The random draws are two calls: position and yaw, then (once the robot's patch size is known) the pixel and
+      rounds to 8 bits first), whose 8-bit Lab is computed once per camera, so the Lab noise is applied to those
+      ``K`` colours and the floor is a palette lookup.
+    * The target's visible pixels and the robot's footprint (bilinear warp of :class:`MarkerSprite` per pixel) are
+      blended, converted and written over it; where the robot's sample is empty the reference blends nothing, and
+      the pixel keeps its colour.
+    * What is fixed for the episode is prepared in :meth:`new_episode`: the target's patch and the floor under it.
+    * The random draws are two calls: position and yaw, then (once the robot's footprint is known) the pixel and
       Lab noise; consecutive draws from a numpy ``Generator`` are the same numbers however they are grouped, and
       ``rng.normal(0, std)`` is ``std`` times ``rng.standard_normal()``.
 
-    Nothing is approximated: the two paths differ only by float32 rounding (the order of operations, and the
-    constants 7.787 and 16 / 116, with which the Lab function's two branches meet to 2e-7), which moves a value
-    across a rounding boundary now and then. Measured by ``bench/omnirobot_render.py`` (200 images per size, a tenth
-    with the markers overlapping): mean absolute difference 1.5e-5 levels at 64 px and 1.1e-5 at 224 px, at most
-    1 level (2 in a single pixel channel of the 224 px images), marker centroids within 0.002 px.
-    The draws being the same, a seed gives the same episodes as with :meth:`render_exact`.
+    The kernel repeats the reference's float32 and float64 operations in its order, so nothing is approximated: the
+    two paths differ only where numpy's vectorised cube root, cube and 3x3 products round differently by an ulp
+    (here computed in float64 and rounded once), which moves a value across a rounding boundary now and then.
+    Measured by ``bench/omnirobot_render.py`` (200 images per size, a tenth with the markers overlapping): mean
+    absolute difference 4e-6 levels at 64 px and 1e-6 at 224 px (a few pixel channels in 200 images), at most 1
+    level, marker centroids within 0.0002 px. The draws being the same, a seed gives the same episodes as with
+    :meth:`render_exact`. The kernel is compiled on first use and cached next to this file (``cache=True``): the
+    first image of a process costs about 0.25 s of CPU with the cache, 1.8 s without.
 
     :param size: side of the square observation (px).
     """
@@ -318,31 +365,23 @@ class OmnirobotCamera:
         self.size = size
         self.scale = size / CROPPED_SIZE  # observation px per camera px
         self.floor_rgb = area_resize(floor_view(), size, size).astype(np.float32)
-        # planar (3, size, size), levels plus 0.5: markers are blended in levels plus 0.5 (see LabNoiseTable)
-        self._floor_half = np.ascontiguousarray(self.floor_rgb.transpose(2, 0, 1)) + 0.5
-        levels = np.clip(np.rint(self.floor_rgb), 0, 255).astype(np.uint8).reshape(-1, 3)
-        colours, palette_index = np.unique(levels, axis=0, return_inverse=True)
-        self._lab_noise = LabNoiseTable(colours)
-        self._floor_index = palette_index.reshape(size, size).astype(np.intp)  # each pixel's row of the batch
-        self._base_index = self._floor_index.copy()  # and the target's rows where it covers the floor
-        self._index = self._floor_index.copy()  # and the robot's rows where it covers the image
-        #: (rows, columns) of the robot's patch in the last image (where self._index holds its rows)
+        self._floor_flat = self.floor_rgb.reshape(-1, 3)  # float32 (size * size, 3), levels
+        levels = np.clip(np.rint(self._floor_flat), 0, 255).astype(np.uint8)
+        _, first, palette_index = np.unique(levels, axis=0, return_index=True, return_inverse=True)
+        #: float32 (K, 3): the floor's distinct colours in 8-bit Lab, those of rgb_to_lab8 on the whole floor
+        self._floor_lab = np.ascontiguousarray(rgb_to_lab8(self.floor_rgb).reshape(-1, 3)[first])
+        self._floor_index = palette_index.reshape(-1).astype(np.intp)  # (size * size,): each pixel's colour
+        self._table = np.zeros(4 * len(first), dtype=np.uint8)  # the colours with an image's noise, RGB and 0
+        self._packed = self._table.view(np.uint32)
+        #: (rows, columns) of the robot's footprint in the last image
         self.robot_area = (slice(0, 0), slice(0, 0))
-        self._gathered = np.empty(size * size, dtype=np.uint32)
-        self._factors = np.empty(3, dtype=np.float32)
-        self._rows: dict[tuple[int, int], np.ndarray] = {}  # intp (h, w) arange per patch shape
-        #: float32 (5, pixels): the target's visible pixels then the robot's: colour plus 0.5 alpha (3 rows, the
-        #: target's blended over the floor plus 0.5), alpha and (the robot's) 1 - alpha
-        self._layers = np.zeros((5, 0), dtype=np.float32)
-        #: intp: the noise's pixels (in draw order) of the target's visible pixels, then 0, 1, ... after the target's
-        self._noise_pixels = np.zeros(0, dtype=np.intp)
         self.robot_sprite: MarkerSprite | None = None
         self.target_patch: tuple[int, int, np.ndarray] | None = None
-        self._target_area = (slice(0, 0), slice(0, 0))
-        self._target_pixels = 0  # in the target's patch, visible or not: its noise draws
-        self._target_visible = 0  # pixels with alpha > 0
-        #: float32 (4, target's pixels): the whole patch's blend over the floor plus 0.5, and alpha (for overlaps)
-        self._target_layers = np.zeros((4, 0), dtype=np.float32)
+        self._target_box = (0, 0, 0)  # top, left, width of the target's patch (px)
+        #: float64 (target pixels, 7): the floor times 1 - alpha (float32 values), premultiplied colour, alpha
+        self._target = np.zeros((0, 7))
+        self._target_values = np.zeros((0, 3), dtype=np.float32)  # (target pixels, 3): the blended patch, levels
+        self._target_visible = np.zeros(0, dtype=np.intp)  # the patch's pixels the target draws on
 
     def new_episode(self, target: np.ndarray, target_yaw: float, robot_scale: float, target_scale: float) -> None:
         """Place the target marker for the episode and set both markers' size factors."""
@@ -351,83 +390,40 @@ class OmnirobotCamera:
         self.target_patch = MarkerSprite(target_marker(), self.scale * target_scale).warp(col, row, target_yaw, self.size)
         top, left, rgba = self.target_patch
         height, width = rgba.shape[:2]
-        self._target_area = slice(top, top + height), slice(left, left + width)
-        self._target_pixels = height * width
-        planar = rgba.transpose(2, 0, 1).reshape(4, -1).astype(np.float32)
-        alpha = planar[3]
-        self._target_layers = np.concatenate(
-            [self._floor_half[:, top : top + height, left : left + width].reshape(3, -1) * (1.0 - alpha)
-             + planar[:3] + 0.5 * alpha, alpha[None]]
-        )
-        visible = np.flatnonzero(alpha > 0)
-        self._target_visible = len(visible)
-        # the robot's footprint is at most its diagonal plus 5 pixels on a side
-        robot = (math.ceil(self.robot_sprite.scale * math.hypot(*ROBOT_MARKER_SIZE)) + 5) ** 2
-        self._lab_noise.reserve(len(visible) + robot)
-        if self._layers.shape[1] < len(visible) + robot:
-            self._layers = np.zeros((5, len(visible) + robot), dtype=np.float32)
-        self._layers[:4, : len(visible)] = self._target_layers[:, visible]
-        self._noise_pixels = np.concatenate([visible, self._target_pixels + np.arange(robot)])
-        rows = np.full(height * width, -1, dtype=np.intp)  # the visible pixels' batch rows
-        rows[visible] = self._lab_noise.fixed + np.arange(len(visible))
-        rows = rows.reshape(height, width)
-        np.copyto(self._base_index, self._floor_index)
-        self._base_index[self._target_area] = np.where(rows >= 0, rows, self._floor_index[self._target_area])
-        np.copyto(self._index, self._base_index)
+        self._target_box = top, left, width
+        rgba = rgba.reshape(-1, 4).astype(np.float64)
+        floor = self.floor_rgb[top : top + height, left : left + width].reshape(-1, 3)
+        self._target = np.empty((height * width, 7))
+        # the reference's float32 region *= 1 - alpha (computed in float64, stored in float32)
+        self._target[:, :3] = (floor * (1.0 - rgba[:, 3:])).astype(np.float32)
+        self._target[:, 3:] = rgba
+        self._target_values = floor.copy()
+        # where the sample is all zero, the reference blends nothing
+        self._target_visible = np.flatnonzero(np.any(rgba != 0.0, axis=1)).astype(np.intp)
         self.robot_area = (slice(0, 0), slice(0, 0))
-
-    def _patch_rows(self, height: int, width: int) -> np.ndarray:
-        """intp ``(height, width)``: 0, 1, ... in row-major order (cached per shape)."""
-        if (height, width) not in self._rows:
-            self._rows[height, width] = np.arange(height * width, dtype=np.intp).reshape(height, width)
-        return self._rows[height, width]
 
     def render(self, robot: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The observation with the robot at ``robot`` (m), uint8 ``(size, size, 3)``; draws the noise from ``rng``."""
-        if self.target_patch is None or self.robot_sprite is None:
+        sprite = self.robot_sprite
+        if self.target_patch is None or sprite is None:
             raise RuntimeError("OmnirobotCamera.new_episode() must be called before render().")
         x, y, yaw = rng.standard_normal(3).tolist()  # N(0, 1), scaled like rng.normal(0, std) does: the same numbers
         col, row = pixel_in_observation(robot[0] + POSITION_NOISE_STD * x, robot[1] + POSITION_NOISE_STD * y, self.size)
-        layers, lab_noise, visible = self._layers, self._lab_noise, self._target_visible
-        top, left, height, width = self.robot_sprite.place(col, row, YAW_NOISE_STD * yaw, self.size,
-                                                            layers[:, visible:])
-        robot_pixels, pixels = height * width, visible + height * width
-        drawn = self._target_pixels + robot_pixels  # every pixel of both patches gets a noise draw
-        draws = rng.standard_normal(3 * drawn + 3)
-        factors = np.multiply(draws[-3:], LAB_NOISE_STD, out=self._factors)  # rounded to float32, then plus 1
-        factors += _ONE
-        noise = draws[:-3].reshape(drawn, 3).T  # (3, drawn)
-        # the robot over the floor, or over the target (with its noise) where they overlap
-        robot_area = slice(top, top + height), slice(left, left + width)
-        under = self._floor_half[:, top : top + height, left : left + width]
-        target_rows, target_cols = self._target_area
-        rows = slice(max(top, target_rows.start), min(top + height, target_rows.stop))
-        cols = slice(max(left, target_cols.start), min(left + width, target_cols.stop))
-        if rows.start < rows.stop and cols.start < cols.stop:
-            target = np.rint(noise[:, : self._target_pixels] * PIXEL_NOISE_STD)
-            target *= self._target_layers[3]
-            target += self._target_layers[:3]
-            under = under.copy()
-            under[:, rows.start - top : rows.stop - top, cols.start - left : cols.stop - left] = target.reshape(
-                3, target_rows.stop - target_rows.start, -1
-            )[:, rows.start - target_rows.start : rows.stop - target_rows.start,
-              cols.start - target_cols.start : cols.stop - target_cols.start]
-        rgb = lab_noise.pixels
-        robot_rgb = np.multiply(under, layers[4:, visible:pixels].reshape(1, height, width),
-                                out=rgb[:, visible:pixels].reshape(3, height, width))
-        layers[:3, visible:pixels] += robot_rgb.reshape(3, -1)
-        # the noise of the visible pixels (rounded N(0, 2) levels) times alpha, plus the blend
-        noise = np.take(noise, self._noise_pixels[:pixels], axis=1)
-        np.rint(np.multiply(noise, PIXEL_NOISE_STD, out=noise), out=noise)
-        np.multiply(noise, layers[3, :pixels], out=rgb[:, :pixels])
-        rgb[:, :pixels] += layers[:3, :pixels]
-        # the Lab noise on the floor's colours and the markers' pixels; the robot's rows replace the last image's
-        lab_noise(pixels, factors)
-        index = self._index
-        index[self.robot_area] = self._base_index[self.robot_area]
-        np.add(self._patch_rows(height, width), lab_noise.fixed + visible, out=index[robot_area])
-        self.robot_area = robot_area
-        return expand_palette(lab_noise.packed, index, self._gathered)
+        yaw *= YAW_NOISE_STD
+        top, left, bottom, right = sprite.footprint(col, row, yaw, self.size)
+        height, width = bottom - top, right - left
+        if height <= 0 or width <= 0:  # outside the image: no patch, no draws
+            top = left = height = width = 0
+        draws = rng.standard_normal(3 * (len(self._target) + height * width) + 3)
+        pixels = self.size * self.size
+        image = np.empty(3 * pixels + 1, dtype=np.uint8)
+        words = np.ndarray((pixels,), dtype=np.uint32, buffer=image, strides=(3,))
+        _compose(image, words, draws, self._floor_lab, self._floor_index, self._floor_flat, self._table, self._packed,
+                 self._target, self._target_values, self._target_visible, self._target_box, sprite.flat,
+                 (sprite.height, sprite.width, sprite.padded_width), (top, left, height, width),
+                 (row, col, math.cos(yaw), math.sin(yaw), sprite.scale), self.size)
+        self.robot_area = slice(top, top + height), slice(left, left + width)
+        return image[: 3 * pixels].reshape(self.size, self.size, 3)
 
     @functools.cached_property
     def _exact_buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Lab8ToRGB]:

@@ -13,7 +13,8 @@ children of multiprocessing's forkserver, so only its wall time is reported):
    targets, 80 random-policy episodes, seed 0, 64x64) into an empty model cache (``SRL_MODELS_DIR=<out>/cache``),
    recorded once for all models;
 2. **on demand**: ``srl.encoder.ensure_model`` on that cache, per model: the training a run waits for, with the
-   on-demand settings (``srl.encoder.ON_DEMAND_TRAINING``, ``srl.encoder.on_demand_threads()``); step 1 + step 2 is
+   on-demand settings (``srl.encoder.ON_DEMAND_TRAINING`` and ``ON_DEMAND_BY_LOSS``,
+   ``srl.encoder.on_demand_threads()``); step 1 + step 2 is
    the end-to-end time of a fresh cache;
 3. **default**: ``python -m srl.train`` on the same dataset with ``TrainConfig``'s defaults (30 epochs, batch 32, lr
    1e-3, 1 torch thread), the reference for GTC_mean and KNN-MSE. With ``--reference-epochs N < 30`` its quality is
@@ -160,7 +161,7 @@ def main() -> None:
         child(args)
         return
 
-    from srl.encoder import ON_DEMAND_THREADS, ON_DEMAND_TRAINING
+    from srl.encoder import ON_DEMAND_BY_LOSS, ON_DEMAND_THREADS, ON_DEMAND_TRAINING
 
     out = args.out.absolute()
     env = {**os.environ, "SRL_MODELS_DIR": str(out / "cache"), "PYTHONUNBUFFERED": "1"}
@@ -191,6 +192,8 @@ def main() -> None:
         end_to_end.append(f"| {model} | {record['wall_s']:.0f} | {on_demand['wall_s']:.0f} | "
                           f"{record['wall_s'] + on_demand['wall_s']:.0f} | {on_demand['cpu_s']:.0f} |")
     settings = ", ".join(f"{k} {v}" for k, v in ON_DEMAND_TRAINING.items())
+    for loss, keys in ON_DEMAND_BY_LOSS.items():
+        settings += f" ({loss} models: {', '.join(f'{k} {v}' for k, v in keys.items())})"
     settings += f", torch threads: up to {ON_DEMAND_THREADS}, one per free core"
     if args.on_demand_epochs is not None:
         settings += f" (epochs overridden: {args.on_demand_epochs})"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,12 @@ class TrainConfig:
     :param image_size: side of the images the model sees (pixels); the dataset's images are resized to it.
     :param epochs: passes over the training samples (0: save the initial model); the most when ``patience`` is set.
     :param batch_size: transitions per minibatch.
-    :param learning_rate: Adam's step size.
+    :param learning_rate: Adam's step size (with ``lr_schedule=one_cycle``, its peak).
+    :param lr_schedule: how the step size changes over the training, per minibatch: ``constant`` (the default,
+        ``learning_rate`` throughout), ``cosine`` (from ``learning_rate`` down to 0 along a half cosine over all
+        ``epochs``) or ``one_cycle`` (from ``learning_rate / 10`` up to ``learning_rate`` linearly over the first
+        15 % of the minibatches, then down to 0 along a half cosine: Smith and Topin 2019's one-cycle policy). The schedule
+        spans ``epochs``: early stopping ends it before the end.
     :param val_size: fraction of the transitions held out for validation (best-validation checkpoint).
     :param patience: early stopping: stop after this many epochs in a row without a validation-loss improvement
         larger than ``min_delta`` (0: off, all ``epochs`` run). The model kept is the best-validation epoch's either way.
@@ -120,6 +126,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 0.001
+    lr_schedule: str = "constant"
     val_size: float = 0.2
     patience: int = 0
     min_delta: float = 0.0
@@ -178,6 +185,30 @@ class DatasetConfig:
     renderer: str = "composite"
     progress: bool = True
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+#: the values of ``TrainConfig.lr_schedule``
+LR_SCHEDULES = ("constant", "cosine", "one_cycle")
+#: ``lr_schedule=one_cycle``: the share of the minibatches that warm the step size up, and its start (a fraction of
+#: ``learning_rate``)
+ONE_CYCLE_WARMUP = 0.15
+ONE_CYCLE_START = 0.1
+
+
+def scheduled_learning_rate(learning_rate: float, schedule: str, step: int, total_steps: int) -> float:
+    """The step size of minibatch ``step`` (0-based) of ``total_steps`` under ``schedule`` (``TrainConfig``'s
+    ``lr_schedule``); a function of the step alone, so that a resumed training continues the same schedule."""
+    if schedule == "constant":
+        return learning_rate
+    fraction = min(max(step / max(total_steps, 1), 0.0), 1.0)
+    if schedule == "cosine":
+        return learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
+    if schedule == "one_cycle":
+        if fraction < ONE_CYCLE_WARMUP:
+            return learning_rate * (ONE_CYCLE_START + (1.0 - ONE_CYCLE_START) * fraction / ONE_CYCLE_WARMUP)
+        fraction = (fraction - ONE_CYCLE_WARMUP) / (1.0 - ONE_CYCLE_WARMUP)
+        return learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
+    raise ConfigError(f"lr_schedule={schedule!r} does not exist; valid schedules: {', '.join(LR_SCHEDULES)}.")
 
 
 #: The learned models, by option name (``python -m srl.train model=<name>``, ``python main.py srl_model=<name>``).

@@ -54,10 +54,18 @@ _NOT_DEFINING = ("dataset", "log_folder", "device", "torch_threads", "progress",
 #: within the tested tolerance, so one cached model serves runs of either renderer)
 _RECORDING_OWN = ("observation", "image_size", "render_mode", "gui", "renderer")
 #: how a model is trained on demand, where ``python -m srl.train`` (``srl.config.TrainConfig``) differs: the run
-#: waits for it, so the epochs are capped and early stopping ends a training whose validation loss has levelled
-#: off (``bench/srl_on_demand.py`` measured these against the 30-epoch default; README, Performance)
-ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 32, "learning_rate": 0.001, "patience": 2,
-                                      "min_delta": 0.005}
+#: waits for it, so the epochs are capped (8, about 2.5 minutes with recording on 2 idle cores), at twice the
+#: default's batch (2 threads scale better on it) and under a one-cycle schedule (a peak step size 8 times the
+#: default's, decayed to 0 by the last epoch), which converges further in them than the default's constant step size;
+#: no early stopping, which would cut the schedule before its decay (``bench/srl_on_demand.py`` measured these against
+#: the 30-epoch default: the autoencoder's and the VAE's GTC_mean and KNN-MSE within 0.05 of it, srl_splits' and
+#: inverse's KNN-MSE not always; README, Performance, "SRL training on demand")
+ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 64, "learning_rate": 0.008,
+                                      "lr_schedule": "one_cycle", "patience": 0}
+#: where a model with one of these losses is trained on demand otherwise: at a larger peak step size the VAE's means
+#: shrink and its KNN-MSE with them (0.33 with a peak of 0.008, 0.31 with 0.003, 0.026 with 0.001; the default's
+#: 0.008), so it keeps the default's step size under the same schedule
+ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001}}
 #: the most torch threads of an on-demand training (see :func:`on_demand_threads`)
 ON_DEMAND_THREADS = 2
 
@@ -284,9 +292,10 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
                       env_kwargs: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
     """What defines the on-demand dataset (a dict) and the training config (its ``dataset`` still unset).
 
-    The training config is ``python -m srl.train``'s with :data:`ON_DEMAND_TRAINING` (early stopping, capped epochs;
-    :func:`ensure_model` sets the torch threads when it trains); the run's ``srl_model.epochs`` and ``srl_model.batch_size``, when
-    set, override those two keys.
+    The training config is ``python -m srl.train``'s with :data:`ON_DEMAND_TRAINING` (capped epochs, a one-cycle
+    schedule) and, for a model with a loss of :data:`ON_DEMAND_BY_LOSS`, that loss's settings
+    (:func:`ensure_model` sets the torch threads when it trains); the run's ``srl_model.epochs`` and
+    ``srl_model.batch_size``, when set, override those two keys (the schedule then spans the epochs given).
     """
     srl_seed = _get(srl_model_cfg, "seed", seed)
     kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in _RECORDING_OWN}
@@ -300,6 +309,10 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
             overrides[key] = _get(srl_model_cfg, key)
     # a run's config composes the spec; one saved before specs were composed names a catalogue model
     spec = _get(srl_model_cfg, "spec") or _get(srl_model_cfg, "model")
+    losses = {str(loss).split(":")[0] for loss in train_config(spec).model.losses}
+    for loss, settings in ON_DEMAND_BY_LOSS.items():
+        if loss in losses:
+            overrides.update(settings)
     return dataset, train_config(spec, overrides=overrides)
 
 

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from srl.config import cache_root, check_seed
+from srl.config import LR_SCHEDULES, cache_root, check_seed, scheduled_learning_rate
 from srl.data import SRLDataset, load_dataset, occlude, preprocess
 from srl.errors import ConfigError
 from srl.losses import ACTION_LOSSES, Batch, LossSpec, check_views, compute_losses, parse_losses, split_slices
@@ -87,6 +87,9 @@ def plan(cfg: DictConfig) -> Plan:
         raise ConfigError(f"val_size={cfg.val_size} is invalid: it is a fraction in [0, 1).")
     if cfg.learning_rate <= 0:
         raise ConfigError(f"learning_rate={cfg.learning_rate} is invalid: it must be positive.")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"lr_schedule={cfg.lr_schedule!r} does not exist; valid schedules: "
+                          f"{', '.join(LR_SCHEDULES)}.")
     if not 0 <= cfg.min_delta < 1:
         raise ConfigError(f"min_delta={cfg.min_delta} is invalid: it is a fraction of the best validation loss, in "
                           "[0, 1).")
@@ -127,7 +130,8 @@ def exp_config(cfg: DictConfig, the_plan: Plan, log_folder: Path, model: torch.n
     dataset = the_plan.dataset
     return {
         "batch-size": cfg.batch_size, "beta": cfg.model.beta, "data-folder": str(dataset.folder),
-        "epochs": cfg.epochs, "learning-rate": cfg.learning_rate, "training-set-size": cfg.training_set_size,
+        "epochs": cfg.epochs, "learning-rate": cfg.learning_rate, "lr-schedule": cfg.lr_schedule,
+        "training-set-size": cfg.training_set_size,
         "log-folder": str(log_folder), "model-type": cfg.model.model_type, "seed": cfg.seed,
         "state-dim": the_plan.state_dim, "knn-samples": cfg.knn_samples, "knn-seed": cfg.knn_seed,
         "l1-reg": cfg.l1_reg, "l2-reg": cfg.l2_reg, "losses": [spec.name for spec in specs],
@@ -292,6 +296,10 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
             sums: dict[str, float] = {}
             tick, cpu_tick = time.perf_counter(), time.process_time()
             for b in range(per_epoch):
+                if cfg.lr_schedule != "constant":
+                    for group in optimizer.param_groups:
+                        group["lr"] = scheduled_learning_rate(cfg.learning_rate, cfg.lr_schedule,
+                                                              (epoch - 1) * per_epoch + b, cfg.epochs * per_epoch)
                 terms = compute_losses(model, batches(order[b * batch_size:(b + 1) * batch_size]), cfg.l1_reg,
                                        cfg.l2_reg)
                 loss = sum(terms.values())

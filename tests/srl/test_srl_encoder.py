@@ -24,6 +24,7 @@ from rlzoo.config import SRLModelConfig
 from srl.config import MODELS, train_config
 from srl.data import preprocess
 from srl.encoder import (
+    ON_DEMAND_BY_LOSS,
     ON_DEMAND_THREADS,
     ON_DEMAND_TRAINING,
     SRLEncoder,
@@ -217,14 +218,25 @@ def test_on_demand_model_is_trained_once_and_cached(cache: Path, monkeypatch: py
     assert other != folder and len(calls) == 2  # another seed is another model
 
 
-def test_on_demand_training_stops_early_on_the_free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A model trained on demand gets the on-demand settings (early stopping, capped epochs) unless the run sets
-    srl_model.epochs / batch_size, the same keys as python -m srl.train, and a torch thread per free core."""
+def test_on_demand_training_settings_and_free_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model trained on demand gets the on-demand settings (capped epochs, a one-cycle schedule, no early stopping,
+    which would cut the schedule) unless the run sets srl_model.epochs / batch_size, the same keys as
+    python -m srl.train, and a torch thread per free core."""
     _, cfg = on_demand_configs(srl_cfg("srl_splits"), "MobileRobot-v0", 64, 0, {"random_target": True})
     assert {key: cfg[key] for key in ON_DEMAND_TRAINING} == ON_DEMAND_TRAINING
-    assert cfg.patience > 0 and cfg.epochs < train_config("srl_splits").epochs
+    default = train_config("srl_splits")
+    assert (cfg.epochs, cfg.batch_size, cfg.learning_rate, cfg.lr_schedule, cfg.patience) == (8, 64, 0.008,
+                                                                                             "one_cycle", 0)
+    assert (default.epochs, default.batch_size, default.learning_rate, default.lr_schedule) == (30, 32, 0.001,
+                                                                                               "constant")
     _, cfg = on_demand_configs(srl_cfg("srl_splits", epochs=3, batch_size=16), "MobileRobot-v0", 64, 0)
-    assert (cfg.epochs, cfg.batch_size, cfg.patience) == (3, 16, ON_DEMAND_TRAINING["patience"])
+    assert (cfg.epochs, cfg.batch_size, cfg.lr_schedule) == (3, 16, "one_cycle")
+    # a VAE (any spec with a vae loss) keeps the default's step size: a larger one collapses its states
+    assert ON_DEMAND_BY_LOSS == {"vae": {"learning_rate": 0.001}}
+    for name, spec, rate in (("vae", {}, 0.001), ("autoencoder", {}, 0.008), ("inverse", {}, 0.008),
+                             ("autoencoder", {"losses": ["vae:1", "inverse:2"]}, 0.001)):
+        _, cfg = on_demand_configs(srl_cfg(name, spec), "MobileRobot-v0", 64, 0)
+        assert (cfg.learning_rate, cfg.batch_size, cfg.lr_schedule, cfg.epochs) == (rate, 64, "one_cycle", 8), name
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert 1 <= on_demand_threads(0.05) <= ON_DEMAND_THREADS  # this machine's /proc/stat
     for idle_share, threads in ((0.95, ON_DEMAND_THREADS), (0.6, 1), (0.1, 1)):  # of the 2 cores' ticks
@@ -244,13 +256,13 @@ def test_on_demand_training_stops_early_on_the_free_cores(monkeypatch: pytest.Mo
 
 #: cache folders of on-demand models: the spec composed by Hydra hashes as the hand-read one did, and a change of
 #: these names is deliberate (it retrains every cached model): the last one came with the on-demand settings
-#: (srl.encoder.ON_DEMAND_TRAINING: early stopping, fewer epochs)
+#: (srl.encoder.ON_DEMAND_TRAINING: one-cycle schedule, batch 64; ON_DEMAND_BY_LOSS) and the training key lr_schedule
 CACHE_KEYS = [
     ({}, {}, "MobileRobot-v0", 0, {"random_target": True, "shape_reward": False}, "srl_splits",
-     "srl_splits_be5045f592"),
+     "srl_splits_25f8c94446"),
     ({"state_dim": 8}, {"epochs": 1, "episodes": 1, "seed": 0}, "MobileRobot-v0", 3,
-     {"random_target": False, "shape_reward": False}, "vae", "vae_f04b03d374"),
-    ({}, {"batch_size": 16}, "KukaButton-v0", 0, {}, "supervised", "supervised_c33d11bb89"),
+     {"random_target": False, "shape_reward": False}, "vae", "vae_6ee6b50f7a"),
+    ({}, {"batch_size": 16}, "KukaButton-v0", 0, {}, "supervised", "supervised_98b0111c59"),
 ]
 
 

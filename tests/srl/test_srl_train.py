@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -136,12 +137,15 @@ def test_the_catalogue_holds_the_originals_models_with_valid_losses() -> None:
     assert original <= set(MODELS)
 
 
-def test_an_interrupted_training_resumes_after_its_last_epoch(dataset: Path, tmp_path: Path,
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
+def test_an_interrupted_training_resumes_after_its_last_epoch(schedule: str, dataset: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Killed after epoch 2 of 3, then started again on the same folder: the same model as an uninterrupted run."""
+    """Killed after epoch 2 of 3, then started again on the same folder: the same model as an uninterrupted run (the
+    step-size schedule continues where it was)."""
     import srl.train as training
 
-    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4})
+    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4,
+                                                     "lr_schedule": schedule})
     whole = train_model(cfg, log_folder=tmp_path / "whole")
     validate, calls = training._validate, []
 
@@ -241,3 +245,55 @@ def test_early_stopping_from_the_command_line_and_bad_values(dataset: Path, tmp_
     for overrides, message in (({"patience": -1}, "patience=-1 is invalid"), ({"min_delta": 1.0}, "min_delta=1.0")):
         with pytest.raises(ConfigError, match=message):
             train_model(train_config("autoencoder", str(dataset), {**FAST, **overrides}))
+
+
+def test_learning_rate_schedules_by_minibatch() -> None:
+    """constant keeps learning_rate; cosine falls from it to 0; one_cycle climbs from a tenth of it to it over the
+    first 15 % of the minibatches, then falls to 0 (values at the ends and in between)."""
+    from srl.config import scheduled_learning_rate as lr
+
+    assert [lr(0.01, "constant", step, 100) for step in (0, 50, 100)] == [0.01, 0.01, 0.01]
+    assert [round(lr(0.01, "cosine", step, 100), 6) for step in (0, 25, 50, 75, 100)] == [
+        0.01, 0.008536, 0.005, 0.001464, 0.0]
+    one_cycle = [round(lr(0.01, "one_cycle", step, 100), 6) for step in (0, 5, 15, 50, 100)]
+    assert one_cycle == [0.001, 0.004, 0.01, 0.006368, 0.0]  # 0.1 + 0.9 * 5/15; 0.5 (1 + cos(pi 35/85))
+    steps = [lr(0.01, "one_cycle", step, 1000) for step in range(1001)]
+    assert max(steps) == pytest.approx(0.01) and int(np.argmax(steps)) == 150
+    assert all(a <= b for a, b in itertools.pairwise(steps[:151]))  # rising, then falling
+    assert all(a >= b for a, b in itertools.pairwise(steps[150:]))
+    with pytest.raises(ConfigError, match="lr_schedule='linear' does not exist"):
+        lr(0.01, "linear", 0, 100)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
+def test_a_training_follows_its_lr_schedule(schedule: str, dataset: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The optimizer's step size at every minibatch is the schedule's (2 epochs of 7 minibatches: 112 transitions of
+    the 4 x 40-frame dataset's 156, 80 % of them, in batches of 16 = 7 per epoch), and exp_config.json records it."""
+    import srl.train as training
+
+    seen: list[float] = []
+    step = torch.optim.Adam.step
+
+    def recording_step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 2, "model.state_dim": 4,
+                                                     "learning_rate": 0.004, "lr_schedule": schedule})
+    folder = training.train_model(cfg, log_folder=tmp_path / "model")
+    from srl.config import scheduled_learning_rate
+
+    assert len(seen) == 14
+    assert seen == pytest.approx([scheduled_learning_rate(0.004, schedule, i, 14) for i in range(14)])
+    if schedule == "one_cycle":
+        assert seen[0] == pytest.approx(0.0004) and max(seen) <= 0.004 and seen[-1] < 0.0004
+    else:
+        assert seen == [0.004] * 14
+    assert json.loads((folder / "exp_config.json").read_text())["lr-schedule"] == schedule
+
+
+def test_a_bad_lr_schedule_fails_before_training(dataset: Path) -> None:
+    with pytest.raises(ConfigError, match="lr_schedule='cyclic' does not exist; valid schedules: constant, cosine"):
+        train_model(train_config("autoencoder", str(dataset), {**FAST, "lr_schedule": "cyclic"}))

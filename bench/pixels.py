@@ -15,8 +15,8 @@ Prints five Markdown tables:
    CPU time;
 3. ``python main.py`` with PPO2 (the original's defaults), MobileRobot at 64x64, 8 envs in one process, one torch
    thread: training steps per second and per CPU second (``metrics.json``, training time only) of a
-   ``--timesteps`` run, and the steady rate per CPU second without what a run pays once (from a second run three
-   times as long: :func:`steady_rate`), for ground truth, raw pixels (NatureCNN) and a learned state (an autoencoder
+   ``--timesteps`` run and of a run three times as long, and the steady rate per CPU second without what a run pays
+   once (the difference of the two: :func:`steady_rate`), for ground truth, raw pixels (NatureCNN) and a learned state (an autoencoder
    with state dimension 200, encoded by the batched encoder); and where the time of a raw-pixel step goes: the 8
    envs' stepping (measured alone, with the same renderer) against the rest (policy forward passes and PPO updates);
 4. SRL training on demand: ``bench/srl_on_demand.py --out <--srl-out>`` (its steps already in that folder are reused,
@@ -119,20 +119,22 @@ def train(overrides: list[str], timesteps: int, folder: Path) -> tuple[float, fl
     return float(metrics["steps_per_s"]), per_cpu, steps / per_cpu
 
 
-def steady_rate(overrides: list[str], timesteps: int, folder: Path) -> tuple[float, float, float, float]:
-    """(steps/s and steps/CPU s of a ``timesteps`` run, the steady rate in steps/CPU s, the start-up CPU s).
+def steady_rate(overrides: list[str], timesteps: int, folder: Path) -> tuple[float, float, float, float, float]:
+    """(steps/s and steps/CPU s of a ``timesteps`` run, steps/CPU s of a ``3 timesteps`` run, the steady rate in
+    steps/CPU s, the start-up CPU s).
 
     The steady rate is the difference of two runs, ``timesteps`` and ``3 timesteps`` steps long (same seed):
     (extra steps) / (extra CPU seconds), which leaves out what a run pays once (the composite renderer's pieces,
     about 2.3 CPU s at 64x64, torch's first calls); the start-up is the short run's CPU time minus its steps at
-    the steady rate.
+    the steady rate. On a shared machine the difference of two runs is the noisier figure (another job's load in
+    one of them moves it), the long run's own rate the steadier.
     """
     rate, per_cpu, cpu = train(overrides, timesteps, folder)
-    _, _, cpu_long = train(overrides, 3 * timesteps, folder)
+    _, per_cpu_long, cpu_long = train(overrides, 3 * timesteps, folder)
     steps = read_metrics(folder / f"run_{timesteps}")["timesteps"]
     extra_steps = read_metrics(folder / f"run_{3 * timesteps}")["timesteps"] - steps
     steady = extra_steps / (cpu_long - cpu)
-    return rate, per_cpu, steady, cpu - steps / steady
+    return rate, per_cpu, per_cpu_long, steady, cpu - steps / steady
 
 
 def env_steps_per_cpu_second(seconds: float) -> float:
@@ -188,8 +190,8 @@ def main() -> None:
           f"| random policy, 64x64 | {per_wall:,.0f} | {per_cpu:,.0f} |", flush=True)
 
     print(f"\n| PPO2, 8 envs, 1 thread | steps/s ({args.timesteps:,} steps) | steps/CPU s ({args.timesteps:,} "
-          f"steps) | steady steps/CPU s | start-up CPU s | steady, vs ground truth |\n|---|---:|---:|---:|---:|---:|",
-          flush=True)
+          f"steps) | steps/CPU s ({3 * args.timesteps:,} steps) | steady steps/CPU s | start-up CPU s | "
+          f"{3 * args.timesteps:,} steps, vs ground truth |\n|---|---:|---:|---:|---:|---:|---:|", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         model = learned_model(Path(tmp) / "srl")
         results = {}
@@ -200,11 +202,11 @@ def main() -> None:
             folder.mkdir()
             results[label] = steady_rate(overrides, args.timesteps, folder)
             base = results["ground truth"][2]
-            rate, per_cpu, steady, start_up = results[label]
-            print(f"| {label} | {rate:,.0f} | {per_cpu:,.0f} | {steady:,.0f} | {start_up:.1f} | {steady / base:.2f} |",
-                  flush=True)
+            rate, per_cpu, per_cpu_long, steady, start_up = results[label]
+            print(f"| {label} | {rate:,.0f} | {per_cpu:,.0f} | {per_cpu_long:,.0f} | {steady:,.0f} | {start_up:.1f} | "
+                  f"{per_cpu_long / base:.2f} |", flush=True)
     env_rate = env_steps_per_cpu_second(args.seconds)
-    pixels = results["raw pixels (NatureCNN)"][2]
+    pixels = results["raw pixels (NatureCNN)"][2]  # the long run's rate
     share = pixels / env_rate
     print(f"\nRaw pixels: the 8 envs alone step at {env_rate:,.0f} steps/CPU s, so stepping takes {100 * share:.0f} % "
           f"of a training step's CPU time and the policy and PPO updates the other {100 * (1 - share):.0f} %.")

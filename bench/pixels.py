@@ -18,7 +18,8 @@ Prints five Markdown tables:
    ``--timesteps`` run and of a run three times as long, and the steady rate per CPU second without what a run pays
    once (the difference of the two: :func:`steady_rate`), for ground truth, raw pixels (NatureCNN) and a learned state (an autoencoder
    with state dimension 200, encoded by the batched encoder); and where the time of a raw-pixel step goes: the 8
-   envs' stepping (measured alone, with the same renderer) against the rest (policy forward passes and PPO updates);
+   envs' stepping (measured alone, with the same renderer) against the rest (policy forward passes and PPO
+   updates), and the shares of a profiled raw-pixel run (:func:`time_split`);
 4. SRL training on demand: ``bench/srl_on_demand.py --out <--srl-out>`` (its steps already in that folder are reused,
    so a rerun prints the table at once; its first run trains each model's 30-epoch reference too, about 15 CPU
    minutes each).
@@ -137,6 +138,31 @@ def steady_rate(overrides: list[str], timesteps: int, folder: Path) -> tuple[flo
     return rate, per_cpu, per_cpu_long, steady, cpu - steps / steady
 
 
+def time_split(overrides: list[str], timesteps: int, folder: Path) -> dict[str, float]:
+    """Where a ``main.py`` run's learning time goes (cProfile; its overhead weighs on Python more than on torch's
+    kernels): the shares (0-1) of SB3's ``learn`` spent in the start-up (``_setup_learn``: the first reset, the
+    composite renderer's pieces), the envs' ``step_wait`` (rendering included), the rollouts' policy forward passes
+    and the PPO updates (``train``), and within the updates their forward passes (``evaluate_actions``), backward
+    passes and Adam steps."""
+    import pstats
+
+    profile = folder / "run.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), "main.py", f"total_timesteps={timesteps}",
+               "n_envs=8", "vec_env=dummy", "torch_threads=1", "live_plots=none", "checkpoint_interval=1000000",
+               f"hydra.run.dir={folder / 'run_profiled'}", *overrides]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wanted = {("on_policy_algorithm.py", "learn"): "learn", ("base_class.py", "_setup_learn"): "start-up",
+              ("dummy_vec_env.py", "step_wait"): "env steps", ("policies.py", "forward"): "rollout forward",
+              ("ppo.py", "train"): "PPO updates", ("policies.py", "evaluate_actions"): "update forward",
+              ("autograd/__init__.py", "backward"): "update backward", ("adam.py", "step"): "Adam"}
+    seconds = dict.fromkeys(wanted.values(), 0.0)
+    for (file, _, function), (_, _, _, cumulative, _) in pstats.Stats(str(profile)).stats.items():
+        for (suffix, name), label in wanted.items():
+            if function == name and file.endswith(suffix):
+                seconds[label] += cumulative
+    return {label: value / seconds["learn"] for label, value in seconds.items() if label != "learn"}
+
+
 def env_steps_per_cpu_second(seconds: float) -> float:
     """Steps per CPU second of 8 MobileRobot pixel envs stepped together with random actions (no learning)."""
     venv = DummyVecEnv([lambda: gym.make(ENV_ID, observation="pixels", random_target=True) for _ in range(8)])
@@ -205,11 +231,14 @@ def main() -> None:
             rate, per_cpu, per_cpu_long, steady, start_up = results[label]
             print(f"| {label} | {rate:,.0f} | {per_cpu:,.0f} | {per_cpu_long:,.0f} | {steady:,.0f} | {start_up:.1f} | "
                   f"{per_cpu_long / base:.2f} |", flush=True)
+        split = time_split(["srl_model=raw_pixels"], max(args.timesteps // 2, 1024), Path(tmp) / "raw")
     env_rate = env_steps_per_cpu_second(args.seconds)
     pixels = results["raw pixels (NatureCNN)"][2]  # the long run's rate
     share = pixels / env_rate
     print(f"\nRaw pixels: the 8 envs alone step at {env_rate:,.0f} steps/CPU s, so stepping takes {100 * share:.0f} % "
           f"of a training step's CPU time and the policy and PPO updates the other {100 * (1 - share):.0f} %.")
+    print("Where a raw-pixel run's learning time goes (cProfile of a run of half the steps): "
+          + ", ".join(f"{label} {100 * value:.0f} %" for label, value in split.items()) + ".")
 
     if not args.no_srl:
         print("\nSRL training on demand (bench/srl_on_demand.py):\n", flush=True)

@@ -45,13 +45,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
+import gymnasium as gym
+import numpy as np
+from render_speed import images_per_cpu_second, record_states
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-import envs  # noqa: E402,F401
-from render_speed import images_per_cpu_second, record_states  # noqa: E402
-from rlzoo.run_folder import read_metrics  # noqa: E402
+import envs  # noqa: F401
+from rlzoo.run_folder import read_metrics
 
 ENV_ID = "MobileRobot-v0"
 

@@ -39,6 +39,12 @@ with quiet_stdout():
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
+def urdf_path(urdf: str) -> Path:
+    """Where a URDF named by :meth:`Simulation.load` is: ``envs/assets`` (ours), else ``pybullet_data``."""
+    path = ASSETS_DIR / urdf
+    return path if path.exists() else Path(pybullet_data.getDataPath()) / urdf
+
+
 def display_available() -> bool:
     """Whether an X display is reachable for the pybullet GUI."""
     return bool(os.environ.get("DISPLAY"))
@@ -127,11 +133,8 @@ class Simulation:
         :param yaw: rotation about z (rad).
         :param color: RGBA override for the base visual.
         """
-        path = ASSETS_DIR / urdf
         orientation = self.client.getQuaternionFromEuler([0.0, 0.0, yaw])
-        body = self.client.loadURDF(
-            str(path) if path.exists() else urdf, list(position), orientation, useFixedBase=fixed
-        )
+        body = self.client.loadURDF(str(urdf_path(urdf)), list(position), orientation, useFixedBase=fixed)
         if color is not None:
             self.client.changeVisualShape(body, -1, rgbaColor=list(color))
         self._bodies[name] = body

@@ -203,11 +203,10 @@ def plot_run(run_dir: str, out_dir: str | None = None, x: str = "timesteps", smo
     return path
 
 
-def _aggregate_folder(folder: str | Sequence[str], x: str, smooth: int
+def _aggregate_folder(folders: Sequence[str], x: str, smooth: int
                       ) -> dict[tuple[str, str, str], tuple[list[RunInfo], Aggregate]]:
-    """Aggregate every method found under ``folder`` (or under all of several folders, their runs pooled); methods
-    whose runs have no episode are left out."""
-    folders = [folder] if isinstance(folder, str) else list(folder)
+    """Aggregate every method found under ``folders`` (their runs pooled); methods whose runs have no episode are
+    left out."""
     result = {}
     runs = [run for one in folders for run in find_runs(one)]
     for method, infos in group_by_method(runs).items():
@@ -257,10 +256,11 @@ def plot_sweep(
     :param smooth: moving-average window in episodes.
     :return: paths of the files written.
     """
-    out_dir = out_dir or (folder if isinstance(folder, str) else folder[0])
+    folders = [folder] if isinstance(folder, str) else list(folder)
+    out_dir = out_dir or folders[0]
     os.makedirs(out_dir, exist_ok=True)
     by_env: dict[str, list[tuple[str, Aggregate]]] = {}
-    for (env, srl_model, algo), (_infos, aggregate) in _aggregate_folder(folder, x, smooth).items():
+    for (env, srl_model, algo), (_infos, aggregate) in _aggregate_folder(folders, x, smooth).items():
         by_env.setdefault(env, []).append((f"{srl_model} {algo}", aggregate))
     paths: list[str] = []
     for env, entries in by_env.items():
@@ -268,8 +268,7 @@ def plot_sweep(
         png_path = os.path.join(out_dir, f"learning_curves_{_safe_name(env)}.png")
         paths.extend(_draw_aggregates(entries, title, x, png_path))
     if not paths:
-        logger.warning("%s: no run with a finished episode, nothing plotted", folder if isinstance(folder, str)
-                       else ", ".join(folder))
+        logger.warning("%s: no run with a finished episode, nothing plotted", ", ".join(folders))
     return paths
 
 
@@ -298,7 +297,7 @@ def plot_compare(
     os.makedirs(out_dir, exist_ok=True)
     by_env: dict[str, list[tuple[str, Aggregate]]] = {}
     for folder, folder_label in zip(folders, _folder_labels(folders)):
-        for (env, srl_model, algo), (_infos, aggregate) in _aggregate_folder(folder, x, smooth).items():
+        for (env, srl_model, algo), (_infos, aggregate) in _aggregate_folder([folder], x, smooth).items():
             by_env.setdefault(env, []).append((f"{folder_label}: {srl_model} {algo}", aggregate))
     paths: list[str] = []
     for env, entries in by_env.items():

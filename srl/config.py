@@ -195,20 +195,25 @@ ONE_CYCLE_WARMUP = 0.15
 ONE_CYCLE_START = 0.1
 
 
+def check_lr_schedule(schedule: str) -> None:
+    """Raise a :class:`ConfigError` naming ``schedule`` and the valid ones unless it is one of :data:`LR_SCHEDULES`."""
+    if schedule not in LR_SCHEDULES:
+        raise ConfigError(f"lr_schedule={schedule!r} does not exist; valid schedules: {', '.join(LR_SCHEDULES)}.")
+
+
 def scheduled_learning_rate(learning_rate: float, schedule: str, step: int, total_steps: int) -> float:
     """The step size of minibatch ``step`` (0-based) of ``total_steps`` under ``schedule`` (``TrainConfig``'s
     ``lr_schedule``); a function of the step alone, so that a resumed training continues the same schedule."""
+    check_lr_schedule(schedule)
     if schedule == "constant":
         return learning_rate
     fraction = min(max(step / max(total_steps, 1), 0.0), 1.0)
     if schedule == "cosine":
         return learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
-    if schedule == "one_cycle":
-        if fraction < ONE_CYCLE_WARMUP:
-            return learning_rate * (ONE_CYCLE_START + (1.0 - ONE_CYCLE_START) * fraction / ONE_CYCLE_WARMUP)
-        fraction = (fraction - ONE_CYCLE_WARMUP) / (1.0 - ONE_CYCLE_WARMUP)
-        return learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
-    raise ConfigError(f"lr_schedule={schedule!r} does not exist; valid schedules: {', '.join(LR_SCHEDULES)}.")
+    if fraction < ONE_CYCLE_WARMUP:  # one_cycle
+        return learning_rate * (ONE_CYCLE_START + (1.0 - ONE_CYCLE_START) * fraction / ONE_CYCLE_WARMUP)
+    fraction = (fraction - ONE_CYCLE_WARMUP) / (1.0 - ONE_CYCLE_WARMUP)
+    return learning_rate * 0.5 * (1.0 + math.cos(math.pi * fraction))
 
 
 #: The learned models, by option name (``python -m srl.train model=<name>``, ``python main.py srl_model=<name>``).

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from srl.config import LR_SCHEDULES, cache_root, check_seed, scheduled_learning_rate
+from srl.config import cache_root, check_lr_schedule, check_seed, scheduled_learning_rate
 from srl.data import SRLDataset, load_dataset, occlude, preprocess
 from srl.errors import ConfigError
 from srl.losses import ACTION_LOSSES, Batch, LossSpec, check_views, compute_losses, parse_losses, split_slices
@@ -87,9 +87,7 @@ def plan(cfg: DictConfig) -> Plan:
         raise ConfigError(f"val_size={cfg.val_size} is invalid: it is a fraction in [0, 1).")
     if cfg.learning_rate <= 0:
         raise ConfigError(f"learning_rate={cfg.learning_rate} is invalid: it must be positive.")
-    if cfg.lr_schedule not in LR_SCHEDULES:
-        raise ConfigError(f"lr_schedule={cfg.lr_schedule!r} does not exist; valid schedules: "
-                          f"{', '.join(LR_SCHEDULES)}.")
+    check_lr_schedule(cfg.lr_schedule)
     if not 0 <= cfg.min_delta < 1:
         raise ConfigError(f"min_delta={cfg.min_delta} is invalid: it is a fraction of the best validation loss, in "
                           "[0, 1).")

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from envs.sim import ASSETS_DIR, Camera, Simulation, pybullet_data
+from envs.sim import Camera, Simulation, urdf_path
 
 RGBA = tuple[float, float, float, float]
 
@@ -80,13 +80,6 @@ class Scene:
 def load_body(sim: Simulation, name: str, body: Body, x: float, y: float) -> int:
     """Load ``body`` into ``sim`` at ``(x, y, body.z)`` (m) under ``name``; returns its pybullet id."""
     return sim.load(name, body.urdf, (x, y, body.z), yaw=body.yaw, color=body.color)
-
-
-def urdf_path(urdf: str) -> Path:
-    """Where :meth:`Simulation.load <envs.sim.Simulation.load>` finds ``urdf``: ``envs/assets``, else
-    ``pybullet_data``."""
-    path = ASSETS_DIR / urdf
-    return path if path.exists() else Path(pybullet_data.getDataPath()) / urdf
 
 
 def load_parts(sim: Simulation, name: str, body: Body, x: float, y: float) -> tuple[int, ...]:

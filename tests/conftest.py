@@ -1,16 +1,19 @@
-"""Shared fixtures: composing the real config, and running ``main.py`` as a user would."""
+"""Shared fixtures: composing the real config, running ``main.py`` as a user would, and a sprite cache for the
+session."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from envs.rendering.sprite_cache import CACHE_ENV_VAR
 from rlzoo.config import register_configs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,3 +45,14 @@ def run_main(args: list[str], timeout: float = 300, env_overrides: dict[str, str
 def run_dir(tmp_path: Path) -> Path:
     """A fresh run folder path (not created)."""
     return tmp_path / "run"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def render_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The sprite cache (``envs/rendering/sprite_cache.py``) of the test session and of the processes it starts, in
+    a temporary folder: a bank is rendered once per session, later processes load it, and the repository's
+    ``render_cache/`` is never touched."""
+    folder = tmp_path_factory.mktemp("render_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV_VAR, str(folder))
+        yield folder

@@ -36,6 +36,7 @@ import numpy as np
 from envs.rendering.camera import CameraModel
 from envs.rendering.compositor import paste_sprite, paste_window
 from envs.rendering.scene import MovingBody, Scene, StaticBody, load_body
+from envs.rendering.sprite_cache import cached_bank
 from envs.rendering.sprites import Placement, SpriteBank
 from envs.rendering.studio import PartStudio, Studio, Window, part_studio_for, studio_for
 from envs.sim import Simulation
@@ -106,8 +107,9 @@ class ScenePieces:
 @functools.lru_cache(maxsize=16)
 def sprite_bank(moving: MovingBody, camera: CameraModel, supersample: tuple[int, int], fine: int,
                 with_static: tuple[StaticBody, ...]) -> SpriteBank:
-    """The sprites of a moving body (cached per process: scenes that differ only in their targets share them)."""
-    return SpriteBank(moving, camera, GRID_SPACING, supersample, fine, floor=True, with_static=with_static)
+    """The sprites of a moving body (cached per process: scenes that differ only in their targets share them; and on
+    disk, :mod:`envs.rendering.sprite_cache`: a new process loads them)."""
+    return cached_bank(moving, camera, GRID_SPACING, supersample, fine, floor=True, with_static=with_static)
 
 
 @functools.lru_cache(maxsize=16)

@@ -22,6 +22,7 @@ tables made once how far they could move the body's centroid.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -107,16 +108,14 @@ class SpriteBank:
     first fine sample in fine samples (row, col); ``n_parts``, the number of the body's visual shapes (parts), and
     ``all_parts``, the bits of all of them (bit ``i`` for part ``i``, up to 64 parts: a body of more is always
     rendered whole). Where the body is seen, at the fine resolution, is bit 0 of the outline bits (:meth:`_outlines`).
+
+    What the constructor renders and computes can be saved and restored without pybullet (:meth:`arrays`,
+    :meth:`from_arrays`): :mod:`envs.rendering.sprite_cache` keeps banks on disk.
     """
 
     def __init__(self, moving: MovingBody, camera: CameraModel, spacing: float, supersample: tuple[int, int],
                  fine: int = 1, floor: bool = True, with_static: tuple[StaticBody, ...] = ()) -> None:
-        self.moving = moving
-        self.camera = camera
-        self.supersample = (int(supersample[0]), int(supersample[1]))
-        self.fine = int(fine)
-        self.x_nodes = grid_nodes(*moving.x_range, spacing)
-        self.y_nodes = grid_nodes(*moving.y_range, spacing)
+        self._frame(moving, camera, spacing, supersample, fine)
         sim = Simulation()
         try:
             for static in with_static:
@@ -124,8 +123,73 @@ class SpriteBank:
             self._render(sim, floor)
         finally:
             sim.close()
-        # plain Python numbers and per-node views for the per-image work (numpy scalars and indexing cost more)
-        m, z = camera.clip_from_world, moving.reference_height
+        self._prepare()
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], moving: MovingBody, camera: CameraModel, spacing: float,
+                    supersample: tuple[int, int], fine: int = 1) -> SpriteBank:
+        """The bank that ``SpriteBank(moving, camera, spacing, supersample, fine, ...)`` made, restored from its
+        :meth:`arrays` without rendering (``floor`` and ``with_static`` shaped only those arrays).
+
+        :param arrays: :meth:`arrays` of that bank (or a mapping that reads them, such as an ``.npz`` file's).
+        :raises ValueError: when one of them is missing or does not fit the grid of nodes (another bank's arrays).
+        """
+        bank = cls.__new__(cls)
+        bank._frame(moving, camera, spacing, supersample, fine)
+        bank._restore(arrays)
+        bank._prepare()
+        return bank
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What the constructor computed with pybullet and numpy, by name (the input of :meth:`from_arrays`): the
+        attributes of the class docstring and the tables of :meth:`place`, :meth:`unsure` and :meth:`doubt_of`."""
+        return {
+            "rgb": self.rgb, "depth": self._depth, "origin": self.origin, "outline": self._outline, "near": self._near,
+            "centroid": self._centroid, "boxes": np.array(self._boxes, dtype=np.int64),
+            "phase_area": self._phase_area, "phase_doubt": self._phase_doubt, "parallax": np.array(self._parallax),
+            "spans": np.array(self._spans), "margin": np.array(self._margin), "n_parts": np.array(self.n_parts),
+            "all_parts": np.array(self.all_parts, dtype=np.uint64),
+        }
+
+    def _frame(self, moving: MovingBody, camera: CameraModel, spacing: float, supersample: tuple[int, int],
+               fine: int) -> None:
+        """Set the arguments and the grid of nodes (see the class docstring)."""
+        self.moving = moving
+        self.camera = camera
+        self.supersample = (int(supersample[0]), int(supersample[1]))
+        self.fine = int(fine)
+        self.x_nodes = grid_nodes(*moving.x_range, spacing)
+        self.y_nodes = grid_nodes(*moving.y_range, spacing)
+        # empty (inf) coarse samples around each sprite's depth (_depth), for the reads of the range of shifts
+        self._pad = -(-PAD // self.fine) + 1
+
+    def _restore(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Set what :meth:`_render` computes from :meth:`arrays`; raises ValueError when they do not fit."""
+        grid = (len(self.x_nodes), len(self.y_nodes))
+        shapes = {"parallax": (2,), "spans": (2,), "margin": (), "n_parts": (), "all_parts": ()}
+        per_node = ("rgb", "depth", "origin", "outline", "near", "centroid", "boxes", "phase_area", "phase_doubt")
+        names = (*per_node, *shapes)
+        missing = [name for name in names if name not in arrays]
+        if missing:
+            raise ValueError(f"sprite arrays lack {', '.join(missing)}.")
+        values = {name: np.asarray(arrays[name]) for name in names}
+        wrong = [name for name in per_node if values[name].shape[:2] != grid] \
+            + [name for name, shape in shapes.items() if values[name].shape != shape]
+        if wrong:
+            raise ValueError(f"sprite arrays {', '.join(wrong)} do not fit a grid of {grid[0]} x {grid[1]} nodes.")
+        self.rgb, self._depth, self.origin = values["rgb"], values["depth"], values["origin"]
+        self._outline, self._near, self._centroid = values["outline"], values["near"], values["centroid"]
+        self._boxes = [[tuple(box) for box in row] for row in values["boxes"].tolist()]
+        self._phase_area, self._phase_doubt = values["phase_area"], values["phase_doubt"]
+        self._parallax = tuple(values["parallax"].tolist())
+        self._spans = tuple(values["spans"].tolist())
+        self._margin, self.n_parts, self.all_parts = (int(values[name]) for name in ("margin", "n_parts", "all_parts"))
+
+    def _prepare(self) -> None:
+        """Plain Python numbers and per-node views for the per-image work (numpy scalars and indexing cost more),
+        from the arrays rendered or restored."""
+        self.depth = self._depth[:, :, self._pad:-self._pad, self._pad:-self._pad]
+        m, z = self.camera.clip_from_world, self.moving.reference_height
         self._terms = tuple((float(m[row, 0]), float(m[row, 1]), float(m[row, 2] * z + m[row, 3])) for row in (1, 3, 0))
         self._x_low, self._y_low = float(self.x_nodes[0]), float(self.y_nodes[0])
         self._x_step = float(self.x_nodes[1] - self.x_nodes[0]) if len(self.x_nodes) > 1 else 1.0
@@ -239,12 +303,10 @@ class SpriteBank:
         self.rgb = np.ascontiguousarray(rgb[:, :, r0 // fine : r1 // fine, c0 // fine : c1 // fine])
         # depth with empty (inf) samples around, for the reads of the range of shifts: _depth[..., pad + a, pad + b]
         # is sample (a, b)
-        self._pad = -(-PAD // fine) + 1
         self._depth = np.full(self.rgb.shape[:2] + tuple(n + 2 * self._pad for n in self.rgb.shape[2:4]), np.inf,
                               dtype=np.float16)
         self._depth[:, :, self._pad:-self._pad, self._pad:-self._pad] = depth[:, :, r0 // fine : r1 // fine,
                                                                               c0 // fine : c1 // fine]
-        self.depth = self._depth[:, :, self._pad:-self._pad, self._pad:-self._pad]
         # parallax: a part at linear depth d moves by (reference depth / d) times the reference point's displacement;
         # the range of (reference depth / d - 1) over the parts that make the body's outline (lowest, highest)
         reference = float(np.mean([self._depth_of(x, y) for x in self.x_nodes for y in self.y_nodes]))

@@ -10,6 +10,9 @@
 3. SRL training: samples (transitions) per second at 64x64 for encoder-only losses (inverse, reward + inverse,
    priors) and, for reference, the autoencoder; target >= 1,000 on 2 cores for encoder-only losses. Also per
    second of CPU time, which a shared machine does not distort (with 1 thread: the rate of one idle core).
+4. The decoder's last layer (``srl.models.ImageConvTranspose2d``, the image's 3 channels) against oneDNN's
+   ``nn.ConvTranspose2d``: CPU ms per forward and backward pass of the layer, and of a whole autoencoder training
+   step (encode, decode, MSE, Adam), one thread, the two alternated over rounds so that load drifts hit both.
 
 Prints Markdown tables. Run it on an idle machine: on a shared one, torch threads spin while other processes hold
 the cores and multi-threaded figures collapse (the load average is printed).
@@ -23,6 +26,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -39,7 +43,7 @@ from srl.dataset import record_dataset  # noqa: E402
 from srl.encoder import SRLEncoder  # noqa: E402
 from srl.losses import parse_losses  # noqa: E402
 from srl.models import METRICS_FILE as SRL_METRICS_FILE  # noqa: E402
-from srl.models import SRLModel  # noqa: E402
+from srl.models import Decoder, SRLModel, build_trunk  # noqa: E402
 from srl.train import train_model  # noqa: E402
 
 ENV_ID = "MobileRobot-v0"
@@ -115,6 +119,69 @@ def training(dataset: Path, threads: list[int], epochs: int) -> list[tuple[str, 
     return rows
 
 
+def _cpu_ms(step: Callable[[], None], rounds: int, repeats: int) -> list[float]:
+    """CPU ms per call of ``step``, one figure per round (each round: a warm-up call, then ``repeats`` timed)."""
+    figures = []
+    for _ in range(rounds):
+        step()
+        start = time.process_time()
+        for _ in range(repeats):
+            step()
+        figures.append(1000 * (time.process_time() - start) / repeats)
+    return figures
+
+
+def _onednn_copy(layer: torch.nn.ConvTranspose2d) -> torch.nn.ConvTranspose2d:
+    """A plain ``nn.ConvTranspose2d`` (oneDNN's on CPU) with ``layer``'s geometry and parameters."""
+    plain = torch.nn.ConvTranspose2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                                     layer.padding)
+    plain.load_state_dict(layer.state_dict())
+    return plain
+
+
+def _alternated(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
+    """Median CPU ms per call of each step, the steps alternated over ``rounds`` rounds of 3 timed calls."""
+    figures: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            figures[name] += _cpu_ms(step, 1, 3)
+    return {name: float(np.median(values)) for name, values in figures.items()}
+
+
+def decoder_last_layer(rounds: int = 6) -> list[tuple[str, float, float]]:
+    """(what, oneDNN CPU ms, ImageConvTranspose2d CPU ms): the decoder's last layer, forward and backward, for the
+    ``cnn`` decoder on 128 images (a batch of 64 transitions) at 64x64 and the ``custom_cnn`` decoder on 16 at
+    224x224, and a whole training step of a ``cnn`` autoencoder on 64 transitions."""
+    torch.set_num_threads(1)
+    rows = []
+    for model_type, size, batch, side in (("cnn", 64, 128, 16), ("custom_cnn", 224, 16, 111)):
+        ours = Decoder(model_type, 200, size, build_trunk(model_type, size)[2]).deconv[-1]
+        z = torch.randn(batch, ours.in_channels, side, side, requires_grad=True)
+        grad = torch.randn_like(ours(z))
+        ms = _alternated({name: lambda layer=layer: layer(z).backward(grad)  # noqa: B023 (called in this iteration)
+                          for name, layer in (("oneDNN", _onednn_copy(ours)), ("ours", ours))}, rounds)
+        rows.append((f"last layer, {model_type}, {batch} images {size}x{size}", ms["oneDNN"], ms["ours"]))
+    ours_model = SRLModel(parse_losses(["autoencoder"], 200), 200, image_size=64)
+    plain_model = SRLModel(parse_losses(["autoencoder"], 200), 200, image_size=64)
+    plain_model.load_state_dict(ours_model.state_dict())
+    plain_model.decoder.deconv[-1] = _onednn_copy(ours_model.decoder.deconv[-1])
+    images = torch.randn(128, 3, 64, 64)
+
+    def training_step(net: SRLModel) -> Callable[[], None]:
+        optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+
+        def step() -> None:
+            loss = ((net.decode(net.encode(images).states) - images) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    ms = _alternated({"oneDNN": training_step(plain_model), "ours": training_step(ours_model)}, rounds)
+    rows.append(("autoencoder training step, cnn, 64 transitions 64x64", ms["oneDNN"], ms["ours"]))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-envs", type=int, default=8)
@@ -149,6 +216,11 @@ def main() -> None:
         print("| model | torch threads | samples/s (wall clock) | samples per CPU second |\n|---|---:|---:|---:|",
               flush=True)
         training(Path(tmp) / "rec2", args.threads, args.epochs)
+
+    print("\n## The decoder's last layer: oneDNN against ImageConvTranspose2d (CPU ms, 1 thread, medians)\n")
+    print("| what | oneDNN | ImageConvTranspose2d | speed-up |\n|---|---:|---:|---:|", flush=True)
+    for what, plain, ours in decoder_last_layer():
+        print(f"| {what} | {plain:.1f} | {ours:.1f} | {plain / ours:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

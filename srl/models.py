@@ -60,6 +60,27 @@ def _conv_block(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -
     return [nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
+class ImageConvTranspose2d(nn.ConvTranspose2d):
+    """A decoder's last layer, which outputs the image's few channels: ``nn.ConvTranspose2d`` (same parameters and
+    state dict) whose forward pass on CPU runs without oneDNN.
+
+    oneDNN's transposed convolution is slow with 3 output channels: the ``cnn`` decoder's last layer (32 -> 3
+    channels, kernel 8, stride 4, 16x16 -> 64x64) took 41 CPU ms per forward and backward pass on 128 images against
+    25 ms with torch's own kernel (a matrix product and col2im) for the forward pass and oneDNN's for the backward
+    pass, and a whole training step of a ``cnn`` autoencoder on 64 transitions 107 ms against 92, one thread
+    (``python bench/srl_speed.py``, the decoder's last layer). Outputs agree to float rounding.
+    """
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if x.device.type != "cpu" or not torch.backends.mkldnn.enabled:
+            return super().forward(x, output_size)
+        torch.backends.mkldnn.enabled = False
+        try:
+            return super().forward(x, output_size)
+        finally:
+            torch.backends.mkldnn.enabled = True
+
+
 def _deconv_block(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> list[nn.Module]:
     return [nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, bias=False), nn.BatchNorm2d(c_out),
             nn.ReLU(inplace=True)]
@@ -102,11 +123,11 @@ class Decoder(nn.Module):
             self.fc = nn.Linear(state_dim, int(torch.tensor(trunk_shape).prod()))
             if model_type == "cnn":
                 layers = [*_deconv_block(64, 32, 4, 2, 1), *_deconv_block(32, 32, 4, 2, 1),
-                          nn.ConvTranspose2d(32, channels, 8, 4, 2)]
+                          ImageConvTranspose2d(32, channels, 8, 4, 2)]
             else:
                 layers = [*_deconv_block(64, 64, 3, 2, 0), *_deconv_block(64, 64, 3, 2, 0),
                           *_deconv_block(64, 64, 3, 2, 0), *_deconv_block(64, 64, 3, 2, 0),
-                          nn.ConvTranspose2d(64, channels, 4, 2, 0)]
+                          ImageConvTranspose2d(64, channels, 4, 2, 0)]
             self.deconv = nn.Sequential(*layers)
         elif model_type == "mlp":
             self.fc = nn.Sequential(nn.Linear(state_dim, 64), nn.ReLU(inplace=True), nn.Linear(64, pixels))

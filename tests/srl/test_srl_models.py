@@ -8,7 +8,7 @@ import torch
 
 from srl.errors import ConfigError
 from srl.losses import parse_losses
-from srl.models import MODEL_TYPES, Decoder, PCAModel, SRLModel, build_model, build_trunk
+from srl.models import MODEL_TYPES, Decoder, ImageConvTranspose2d, PCAModel, SRLModel, build_model, build_trunk
 
 torch.set_num_threads(1)
 
@@ -33,6 +33,32 @@ def test_original_custom_cnn_geometry_at_224() -> None:
     _, small_features, small_shape = build_trunk("cnn", 64)
     assert small_features == 1024 and small_shape == (64, 4, 4)
     assert Decoder("cnn", 8, 64, small_shape).deconv(torch.zeros(1, 64, 4, 4)).shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize(("model_type", "layer", "size"), [("cnn", (32, 3, 8, 4, 2), 16), ("custom_cnn", (64, 3, 4, 2, 0), 13)])
+def test_the_decoders_last_layer_is_a_transposed_convolution_without_onednn(model_type: str, layer: tuple[int, ...],
+                                                                           size: int) -> None:
+    """Same parameters, outputs and gradients as ``nn.ConvTranspose2d``; oneDNN is on again after it, even when it
+    raises."""
+    torch.manual_seed(0)
+    last = Decoder(model_type, 8, 64, build_trunk(model_type, 64)[2]).deconv[-1]
+    assert isinstance(last, ImageConvTranspose2d) and (last.in_channels, last.out_channels, last.kernel_size[0],
+                                                       last.stride[0], last.padding[0]) == layer
+    plain = torch.nn.ConvTranspose2d(*layer)
+    plain.load_state_dict(last.state_dict())  # the same state dict: models saved before load as they were
+    z = torch.randn(4, layer[0], size, size, requires_grad=True)
+    z_plain = z.detach().clone().requires_grad_()
+    out, out_plain = last(z), plain(z_plain)
+    assert torch.backends.mkldnn.enabled
+    torch.testing.assert_close(out, out_plain, rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    out_plain.backward(grad)
+    torch.testing.assert_close(z.grad, z_plain.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(last.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)
+    with pytest.raises(RuntimeError):
+        last(torch.randn(2, layer[0] + 1, size, size))
+    assert torch.backends.mkldnn.enabled
 
 
 def test_vae_state_is_the_mean_in_eval_mode() -> None:

@@ -42,6 +42,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from srl.config import cache_root, config_hash, train_config
 from srl.errors import ConfigError
 from srl.inference import inference_encoder
+from srl.losses import DECODER_LOSSES
 from srl.models import EXP_CONFIG, MODEL_FILE, load_model, read_exp_config
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,26 @@ _NOT_DEFINING = ("dataset", "log_folder", "device", "torch_threads", "progress",
 #: (on-demand datasets are recorded with the fast renderer whatever the run's: its images agree with the reference's
 #: within the tested tolerance, so one cached model serves runs of either renderer)
 _RECORDING_OWN = ("observation", "image_size", "render_mode", "gui", "renderer")
-#: how a model is trained on demand, where ``python -m srl.train`` (``srl.config.TrainConfig``) differs: the run
-#: waits for it, so the epochs are capped (8, about 2.5 minutes with recording on 2 idle cores), at twice the
-#: default's batch (2 threads scale better on it) and under a one-cycle schedule (a peak step size 8 times the
-#: default's, decayed to 0 by the last epoch), which converges further in them than the default's constant step size;
-#: no early stopping, which would cut the schedule before its decay (``bench/srl_on_demand.py`` measured these against
-#: the 30-epoch default: the autoencoder's and the VAE's GTC_mean and KNN-MSE within 0.05 of it, srl_splits' and
-#: inverse's KNN-MSE not always; README, Performance, "SRL training on demand")
+#: how a model with a decoder (an autoencoder, dae or vae loss) is trained on demand, where ``python -m srl.train``
+#: (``srl.config.TrainConfig``) differs: the run waits for it, so the epochs are capped (8, about 2.5 minutes with
+#: recording on 2 idle cores), at twice the default's batch (2 threads scale better on it) and under a one-cycle
+#: schedule (a peak step size 8 times the default's, decayed to 0 by the last epoch), which converges further in them
+#: than the default's constant step size; no early stopping, which would cut the schedule before its decay
+#: (``bench/srl_on_demand.py`` measured these against the 30-epoch default: the autoencoder's and the VAE's GTC_mean
+#: and KNN-MSE within 0.05 of it, srl_splits' KNN-MSE not; README, Performance, "SRL training on demand")
 ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 64, "learning_rate": 0.008,
                                       "lr_schedule": "one_cycle", "patience": 0}
 #: where a model with one of these losses is trained on demand otherwise: at a larger peak step size the VAE's means
 #: shrink and its KNN-MSE with them (0.33 with a peak of 0.008, 0.31 with 0.003, 0.026 with 0.001; the default's
 #: 0.008), so it keeps the default's step size under the same schedule
 ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001}}
+#: how a model without a decoder (inverse, forward, reward, priors, triplet, supervised losses) is trained on demand:
+#: the default's own recipe (batch 32, constant step size 0.001, best-validation checkpoint) for 16 of its 30
+#: epochs, about 2.5 minutes with recording on 2 idle cores (30 epochs took 255 s). On inverse's KNN-MSE over seeds
+#: 1-4 this recipe is 0.06 above the 30-epoch default's mean, the one-cycle recipe of :data:`ON_DEMAND_TRAINING` 0.13
+#: (README, Performance, "SRL training on demand")
+ON_DEMAND_DECODER_FREE: dict[str, Any] = {"epochs": 16, "batch_size": 32, "learning_rate": 0.001,
+                                          "lr_schedule": "constant", "patience": 0}
 #: the most torch threads of an on-demand training (see :func:`on_demand_threads`)
 ON_DEMAND_THREADS = 2
 
@@ -293,9 +301,10 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     """What defines the on-demand dataset (a dict) and the training config (its ``dataset`` still unset).
 
     The training config is ``python -m srl.train``'s with :data:`ON_DEMAND_TRAINING` (capped epochs, a one-cycle
-    schedule) and, for a model with a loss of :data:`ON_DEMAND_BY_LOSS`, that loss's settings
+    schedule) for a model with a decoder, :data:`ON_DEMAND_DECODER_FREE` (the default's recipe, fewer epochs) for
+    one without, and for a model with a loss of :data:`ON_DEMAND_BY_LOSS`, that loss's settings
     (:func:`ensure_model` sets the torch threads when it trains); the run's ``srl_model.epochs`` and
-    ``srl_model.batch_size``, when set, override those two keys (the schedule then spans the epochs given).
+    ``srl_model.batch_size``, when set, override those two keys (a schedule then spans the epochs given).
     """
     srl_seed = _get(srl_model_cfg, "seed", seed)
     kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in _RECORDING_OWN}
@@ -303,16 +312,17 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     dataset = {"env_id": env_id, "env_kwargs": dict(sorted(kwargs.items())), "episodes": _get(srl_model_cfg,
                                                                                                "episodes", 80),
                "seed": srl_seed, "image_size": image_size, "policy": "random"}
-    overrides: dict[str, Any] = {**ON_DEMAND_TRAINING, "image_size": image_size, "seed": srl_seed, "progress": True}
-    for key in ("epochs", "batch_size"):
-        if _get(srl_model_cfg, key) is not None:
-            overrides[key] = _get(srl_model_cfg, key)
     # a run's config composes the spec; one saved before specs were composed names a catalogue model
     spec = _get(srl_model_cfg, "spec") or _get(srl_model_cfg, "model")
     losses = {str(loss).split(":")[0] for loss in train_config(spec).model.losses}
+    recipe = ON_DEMAND_TRAINING if losses & set(DECODER_LOSSES) else ON_DEMAND_DECODER_FREE
+    overrides: dict[str, Any] = {**recipe, "image_size": image_size, "seed": srl_seed, "progress": True}
     for loss, settings in ON_DEMAND_BY_LOSS.items():
         if loss in losses:
             overrides.update(settings)
+    for key in ("epochs", "batch_size"):
+        if _get(srl_model_cfg, key) is not None:
+            overrides[key] = _get(srl_model_cfg, key)
     return dataset, train_config(spec, overrides=overrides)
 
 

@@ -25,6 +25,7 @@ from srl.config import MODELS, train_config
 from srl.data import preprocess
 from srl.encoder import (
     ON_DEMAND_BY_LOSS,
+    ON_DEMAND_DECODER_FREE,
     ON_DEMAND_THREADS,
     ON_DEMAND_TRAINING,
     SRLEncoder,
@@ -233,10 +234,19 @@ def test_on_demand_training_settings_and_free_cores(monkeypatch: pytest.MonkeyPa
     assert (cfg.epochs, cfg.batch_size, cfg.lr_schedule) == (3, 16, "one_cycle")
     # a VAE (any spec with a vae loss) keeps the default's step size: a larger one collapses its states
     assert ON_DEMAND_BY_LOSS == {"vae": {"learning_rate": 0.001}}
-    for name, spec, rate in (("vae", {}, 0.001), ("autoencoder", {}, 0.008), ("inverse", {}, 0.008),
+    for name, spec, rate in (("vae", {}, 0.001), ("autoencoder", {}, 0.008), ("srl_splits", {}, 0.008),
                              ("autoencoder", {"losses": ["vae:1", "inverse:2"]}, 0.001)):
         _, cfg = on_demand_configs(srl_cfg(name, spec), "MobileRobot-v0", 64, 0)
         assert (cfg.learning_rate, cfg.batch_size, cfg.lr_schedule, cfg.epochs) == (rate, 64, "one_cycle", 8), name
+    # a model without a decoder trains the default's recipe, for fewer epochs; the run's keys still win
+    assert ON_DEMAND_DECODER_FREE == {"epochs": 16, "batch_size": 32, "learning_rate": 0.001,
+                                      "lr_schedule": "constant", "patience": 0}
+    for name, spec in (("inverse", {}), ("robotic_priors", {}), ("autoencoder", {"losses": ["inverse:1", "reward:1"]})):
+        _, cfg = on_demand_configs(srl_cfg(name, spec), "MobileRobot-v0", 64, 0)
+        assert (cfg.learning_rate, cfg.batch_size, cfg.lr_schedule, cfg.epochs, cfg.patience) == (
+            0.001, 32, "constant", 16, 0), name
+    _, cfg = on_demand_configs(srl_cfg("inverse", epochs=3, batch_size=16), "MobileRobot-v0", 64, 0)
+    assert (cfg.epochs, cfg.batch_size, cfg.lr_schedule) == (3, 16, "constant")
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert 1 <= on_demand_threads(0.05) <= ON_DEMAND_THREADS  # this machine's /proc/stat
     for idle_share, threads in ((0.95, ON_DEMAND_THREADS), (0.6, 1), (0.1, 1)):  # of the 2 cores' ticks
@@ -256,13 +266,14 @@ def test_on_demand_training_settings_and_free_cores(monkeypatch: pytest.MonkeyPa
 
 #: cache folders of on-demand models: the spec composed by Hydra hashes as the hand-read one did, and a change of
 #: these names is deliberate (it retrains every cached model): the last one came with the on-demand settings
-#: (srl.encoder.ON_DEMAND_TRAINING: one-cycle schedule, batch 64; ON_DEMAND_BY_LOSS) and the training key lr_schedule
+#: (srl.encoder.ON_DEMAND_TRAINING: one-cycle schedule, batch 64; ON_DEMAND_BY_LOSS) and the training key lr_schedule;
+#: models without a decoder (supervised below) changed once more with ON_DEMAND_DECODER_FREE
 CACHE_KEYS = [
     ({}, {}, "MobileRobot-v0", 0, {"random_target": True, "shape_reward": False}, "srl_splits",
      "srl_splits_25f8c94446"),
     ({"state_dim": 8}, {"epochs": 1, "episodes": 1, "seed": 0}, "MobileRobot-v0", 3,
      {"random_target": False, "shape_reward": False}, "vae", "vae_6ee6b50f7a"),
-    ({}, {"batch_size": 16}, "KukaButton-v0", 0, {}, "supervised", "supervised_98b0111c59"),
+    ({}, {"batch_size": 16}, "KukaButton-v0", 0, {}, "supervised", "supervised_61eeca4f61"),
 ]
 
 

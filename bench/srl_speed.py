@@ -158,7 +158,7 @@ def decoder_last_layer(rounds: int = 6) -> list[tuple[str, float, float]]:
         ours = Decoder(model_type, 200, size, build_trunk(model_type, size)[2]).deconv[-1]
         z = torch.randn(batch, ours.in_channels, side, side, requires_grad=True)
         grad = torch.randn_like(ours(z))
-        ms = _alternated({name: lambda layer=layer: layer(z).backward(grad)  # noqa: B023 (called in this iteration)
+        ms = _alternated({name: lambda layer=layer, z=z, grad=grad: layer(z).backward(grad)
                           for name, layer in (("oneDNN", _onednn_copy(ours)), ("ours", ours))}, rounds)
         rows.append((f"last layer, {model_type}, {batch} images {size}x{size}", ms["oneDNN"], ms["ours"]))
     ours_model = SRLModel(parse_losses(["autoencoder"], 200), 200, image_size=64)

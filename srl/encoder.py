@@ -42,7 +42,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from srl.config import cache_root, config_hash, train_config
 from srl.errors import ConfigError
 from srl.inference import inference_encoder
-from srl.losses import DECODER_LOSSES
+from srl.losses import has_decoder
 from srl.models import EXP_CONFIG, MODEL_FILE, load_model, read_exp_config
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     # a run's config composes the spec; one saved before specs were composed names a catalogue model
     spec = _get(srl_model_cfg, "spec") or _get(srl_model_cfg, "model")
     losses = {str(loss).split(":")[0] for loss in train_config(spec).model.losses}
-    recipe = ON_DEMAND_TRAINING if losses & set(DECODER_LOSSES) else ON_DEMAND_DECODER_FREE
+    recipe = ON_DEMAND_TRAINING if has_decoder(losses) else ON_DEMAND_DECODER_FREE
     overrides: dict[str, Any] = {**recipe, "image_size": image_size, "seed": srl_seed, "progress": True}
     for loss, settings in ON_DEMAND_BY_LOSS.items():
         if loss in losses:

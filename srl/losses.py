@@ -51,7 +51,7 @@ Bugs and quirks of the original fixed here (spec 6.3), on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -71,6 +71,12 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 LOSS_NAMES = tuple(DEFAULT_WEIGHTS)
 #: losses that train a decoder (at most one per model)
 DECODER_LOSSES = ("autoencoder", "dae", "vae")
+
+
+def has_decoder(names: Iterable[str]) -> bool:
+    """Whether a model with these losses (names, without weights or dims) trains a decoder."""
+    return any(name in DECODER_LOSSES for name in names)
+
 #: methods that are the whole model (no other loss with them)
 STANDALONE = ("supervised", "pca")
 #: losses that need discrete action classes

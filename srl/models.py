@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srl.errors import ConfigError
-from srl.losses import DECODER_LOSSES, LossSpec, check_views, parse_losses, split_slices
+from srl.losses import LossSpec, check_views, has_decoder, parse_losses, split_slices
 
 MODEL_TYPES = ("cnn", "custom_cnn", "mlp", "linear")
 INVERSE_MODEL_TYPES = ("linear", "mlp")
@@ -193,7 +193,7 @@ class SRLModel(nn.Module):
         self.state_head = nn.Linear(features, state_dim)
         self.logvar_head = nn.Linear(features, state_dim) if self.is_vae else None
         self.decoder = (Decoder(model_type, state_dim, image_size, trunk_shape, channels)
-                        if any(name in DECODER_LOSSES for name in names) else None)
+                        if has_decoder(names) else None)
         self.inverse_net = self.forward_net = self.reward_net = None
         if "inverse" in names:
             self.inverse_net = (nn.Linear(2 * state_dim, n_actions) if inverse_model_type == "linear" else

@@ -102,6 +102,11 @@ class TrainConfig:
         ``epochs``) or ``one_cycle`` (from ``learning_rate / 10`` up to ``learning_rate`` linearly over the first
         15 % of the minibatches, then down to 0 along a half cosine: Smith and Topin 2019's one-cycle policy). The schedule
         spans ``epochs``: early stopping ends it before the end.
+    :param encoder_lr_scale: the encoder's step size (its trunk, state head and VAE log-variance head) as a fraction
+        of ``learning_rate``, which the decoder and the loss heads (inverse, forward, reward) keep: two Adam parameter
+        groups under the same schedule (1: one step size for all, the original's). A model whose decoder shares the
+        encoder with an inverse head learns the target's position in its reconstruction block at a large step size
+        only with the encoder slower than the heads (README, Performance, "SRL training on demand").
     :param val_size: fraction of the transitions held out for validation (best-validation checkpoint).
     :param patience: early stopping: stop after this many epochs in a row without a validation-loss improvement
         larger than ``min_delta`` (0: off, all ``epochs`` run). The model kept is the best-validation epoch's either way.
@@ -127,6 +132,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 0.001
     lr_schedule: str = "constant"
+    encoder_lr_scale: float = 1.0
     val_size: float = 0.2
     patience: int = 0
     min_delta: float = 0.0

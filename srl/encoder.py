@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 #: of the cache hash)
 _NOT_DEFINING = ("dataset", "log_folder", "device", "torch_threads", "progress", "plots", "knn_samples",
                  "knn_neighbors", "knn_seed")
+#: training keys added after models were first cached, with the value that trains as before the key existed: left out
+#: of the cache key at that value, so that models cached before are still found
+_KEYS_ADDED: dict[str, Any] = {"encoder_lr_scale": 1.0}
 #: env kwargs that recording sets itself
 #: (on-demand datasets are recorded with the fast renderer whatever the run's: its images agree with the reference's
 #: within the tested tolerance, so one cached model serves runs of either renderer)
@@ -63,10 +66,14 @@ _RECORDING_OWN = ("observation", "image_size", "render_mode", "gui", "renderer")
 #: and KNN-MSE within 0.05 of it, srl_splits' KNN-MSE not; README, Performance, "SRL training on demand")
 ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 64, "learning_rate": 0.008,
                                       "lr_schedule": "one_cycle", "patience": 0}
-#: where a model with one of these losses is trained on demand otherwise: at a larger peak step size the VAE's means
-#: shrink and its KNN-MSE with them (0.33 with a peak of 0.008, 0.31 with 0.003, 0.026 with 0.001; the default's
-#: 0.008), so it keeps the default's step size under the same schedule
-ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001}}
+#: where a model with a decoder and one of these losses is trained on demand otherwise:
+#: - vae: at a larger peak step size the VAE's means shrink and its KNN-MSE with them (0.33 with a peak of 0.008, 0.31
+#:   with 0.003, 0.026 with 0.001; the default's 0.008), so it keeps the default's step size under the same schedule;
+#: - inverse: at the peak step size the inverse head's gradients steer the encoder it shares with the decoder, which
+#:   then loses the target's position (srl_splits' KNN-MSE 0.21-0.53 on seeds 0-2, its reconstruction block alone up to
+#:   0.74); with the encoder at half the heads' and decoder's step size, a mean of 0.173 over seeds 0-4 (0.04-0.34),
+#:   the 30-epoch default's 0.173 over seeds 1-3 (a quarter: 0.220; README, Performance, "SRL training on demand")
+ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001}, "inverse": {"encoder_lr_scale": 0.5}}
 #: how a model without a decoder (inverse, forward, reward, priors, triplet, supervised losses) is trained on demand:
 #: the default's own recipe (batch 32, constant step size 0.001, best-validation checkpoint) for 16 of its 30
 #: epochs, about 2.5 minutes with recording on 2 idle cores (30 epochs took 255 s). On inverse's KNN-MSE over seeds
@@ -301,8 +308,8 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     """What defines the on-demand dataset (a dict) and the training config (its ``dataset`` still unset).
 
     The training config is ``python -m srl.train``'s with :data:`ON_DEMAND_TRAINING` (capped epochs, a one-cycle
-    schedule) for a model with a decoder, :data:`ON_DEMAND_DECODER_FREE` (the default's recipe, fewer epochs) for
-    one without, and for a model with a loss of :data:`ON_DEMAND_BY_LOSS`, that loss's settings
+    schedule) for a model with a decoder, and for one with a loss of :data:`ON_DEMAND_BY_LOSS` too, that loss's
+    settings; :data:`ON_DEMAND_DECODER_FREE` (the default's recipe, fewer epochs) for a model without a decoder
     (:func:`ensure_model` sets the torch threads when it trains); the run's ``srl_model.epochs`` and
     ``srl_model.batch_size``, when set, override those two keys (a schedule then spans the epochs given).
     """
@@ -318,7 +325,7 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     recipe = ON_DEMAND_TRAINING if has_decoder(losses) else ON_DEMAND_DECODER_FREE
     overrides: dict[str, Any] = {**recipe, "image_size": image_size, "seed": srl_seed, "progress": True}
     for loss, settings in ON_DEMAND_BY_LOSS.items():
-        if loss in losses:
+        if loss in losses and recipe is ON_DEMAND_TRAINING:
             overrides.update(settings)
     for key in ("epochs", "batch_size"):
         if _get(srl_model_cfg, key) is not None:
@@ -342,7 +349,8 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
     dataset_desc, cfg = on_demand_configs(srl_model_cfg, env_id, image_size, seed, env_kwargs)
     specs = parse_losses(list(cfg.model.losses), cfg.model.state_dim)  # a bad loss list fails before any recording
     check_views(specs, 2 if dataset_desc["env_kwargs"].get("multi_view") else 1, f"env {env_id}")
-    train_desc = {k: v for k, v in OmegaConf.to_container(cfg).items() if k not in _NOT_DEFINING}
+    train_desc = {k: v for k, v in OmegaConf.to_container(cfg).items()
+                  if k not in _NOT_DEFINING and (k not in _KEYS_ADDED or v != _KEYS_ADDED[k])}
     dataset_hash = config_hash(dataset_desc)
     name = cfg.model.name
     folder = cache_root() / env_id / f"{name}_{config_hash({'dataset': dataset_hash, 'train': train_desc})}"

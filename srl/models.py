@@ -231,6 +231,12 @@ class SRLModel(nn.Module):
         """Embeddings (B, d) of single views (B, 3, S, S) (time-contrastive models)."""
         return self.state_head(self.trunk(views))
 
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The encoder's parameters: its trunk's, the state head's and the VAE's log-variance head's (the rest of
+        :meth:`parameters` is the decoder's and the loss heads')."""
+        heads = [self.trunk, self.state_head] + ([self.logvar_head] if self.logvar_head is not None else [])
+        return [p for module in heads for p in module.parameters()]
+
     def encode(self, x: torch.Tensor) -> Encoded:
         """Encode images (B, 3 V, S, S) (a time-contrastive model encodes view 1); the VAE also samples
         z = mu + sigma eps in train mode."""

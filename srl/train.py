@@ -85,8 +85,9 @@ def plan(cfg: DictConfig) -> Plan:
     check_seed("knn_seed", cfg.knn_seed)
     if not 0 <= cfg.val_size < 1:
         raise ConfigError(f"val_size={cfg.val_size} is invalid: it is a fraction in [0, 1).")
-    if cfg.learning_rate <= 0:
-        raise ConfigError(f"learning_rate={cfg.learning_rate} is invalid: it must be positive.")
+    for key in ("learning_rate", "encoder_lr_scale"):
+        if cfg[key] <= 0:
+            raise ConfigError(f"{key}={cfg[key]} is invalid: it must be positive.")
     check_lr_schedule(cfg.lr_schedule)
     if not 0 <= cfg.min_delta < 1:
         raise ConfigError(f"min_delta={cfg.min_delta} is invalid: it is a fraction of the best validation loss, in "
@@ -129,6 +130,7 @@ def exp_config(cfg: DictConfig, the_plan: Plan, log_folder: Path, model: torch.n
     return {
         "batch-size": cfg.batch_size, "beta": cfg.model.beta, "data-folder": str(dataset.folder),
         "epochs": cfg.epochs, "learning-rate": cfg.learning_rate, "lr-schedule": cfg.lr_schedule,
+        "encoder-lr-scale": cfg.encoder_lr_scale,
         "training-set-size": cfg.training_set_size,
         "log-folder": str(log_folder), "model-type": cfg.model.model_type, "seed": cfg.seed,
         "state-dim": the_plan.state_dim, "knn-samples": cfg.knn_samples, "knn-seed": cfg.knn_seed,
@@ -262,10 +264,23 @@ def _train(cfg: DictConfig, the_plan: Plan, folder: Path) -> Path:
     return folder
 
 
+def parameter_groups(model: SRLModel, encoder_lr_scale: float) -> list[dict[str, Any]]:
+    """Adam's parameter groups for ``TrainConfig.encoder_lr_scale``: each with its ``lr_scale``, the fraction of
+    the scheduled step size it takes; one group when the scale is 1, else the encoder's
+    (:meth:`SRLModel.encoder_parameters`) and the rest's (decoder, loss heads)."""
+    if encoder_lr_scale == 1.0:
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    encoder = {id(p) for p in model.encoder_parameters()}
+    return [{"params": [p for p in model.parameters() if id(p) in encoder], "lr_scale": encoder_lr_scale},
+            {"params": [p for p in model.parameters() if id(p) not in encoder], "lr_scale": 1.0}]
+
+
 def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx: np.ndarray, val_idx: np.ndarray,
          device: torch.device, folder: Path, rng: np.random.Generator) -> dict[str, Any]:
     batches = _Batches(dataset, model, device, cfg.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    optimizer = torch.optim.Adam(parameter_groups(model, cfg.encoder_lr_scale), lr=cfg.learning_rate)
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.learning_rate * group["lr_scale"]
     batch_size = min(cfg.batch_size, len(train_idx))
     per_epoch = max(1, len(train_idx) // batch_size)  # the incomplete last batch is dropped (BatchNorm)
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
@@ -296,8 +311,8 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
             for b in range(per_epoch):
                 if cfg.lr_schedule != "constant":
                     for group in optimizer.param_groups:
-                        group["lr"] = scheduled_learning_rate(cfg.learning_rate, cfg.lr_schedule,
-                                                              (epoch - 1) * per_epoch + b, cfg.epochs * per_epoch)
+                        group["lr"] = group["lr_scale"] * scheduled_learning_rate(
+                            cfg.learning_rate, cfg.lr_schedule, (epoch - 1) * per_epoch + b, cfg.epochs * per_epoch)
                 terms = compute_losses(model, batches(order[b * batch_size:(b + 1) * batch_size]), cfg.l1_reg,
                                        cfg.l2_reg)
                 loss = sum(terms.values())

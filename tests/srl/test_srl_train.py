@@ -38,7 +38,7 @@ def test_command_line_writes_a_complete_model_folder(dataset: Path, tmp_path: Pa
         [sys.executable, "-m", "srl.train", f"dataset={dataset}", "model=srl_splits", "model.state_dim=12",
          "model.losses=[autoencoder:1:10,reward:1:-1,inverse:2:2]", "image_size=32", "epochs=2", "batch_size=16",
          "knn_samples=100", "torch_threads=1", f"log_folder={folder}", f"hydra.run.dir={tmp_path}/hydra"],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert f"Model folder: {folder}" in result.stdout
     for name in ("exp_config.json", "srl_model.pth", "states_rewards.npz", "loss_history.npz", "gt_correlation.json",
@@ -87,11 +87,13 @@ def test_supervised_learns_the_ground_truth(dataset: Path, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("overrides, message", [
     ({"model.losses": ["autoencoder", "teleport"]}, r"loss 'teleport' .* does not exist; valid losses: "),
-    ({"model.losses": ["autoencoder:1:150", "inverse:2:2"]}, "split dims do not add up: .* = 152, but "
-                                                             "state_dim=200"),
+    ({"model.losses": ["autoencoder:1:150", "inverse:2:2"]}, ("split dims do not add up: .* = 152, but "
+                                                              "state_dim=200")),
     ({"image_size": 8}, "image_size=8 is too small"),
     ({"model.model_type": "resnet"}, "model_type='resnet' does not exist"),
     ({"val_size": 1.5}, r"val_size=1.5 is invalid"),
+    ({"encoder_lr_scale": 0}, r"encoder_lr_scale=0.0 is invalid: it must be positive"),
+    ({"learning_rate": -0.1}, r"learning_rate=-0.1 is invalid: it must be positive"),
 ])
 def test_bad_training_configs_are_explained(overrides: dict, message: str, dataset: Path) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -108,7 +110,7 @@ def test_unknown_model_and_missing_dataset(tmp_path: Path) -> None:
 def test_command_line_errors_have_no_traceback(dataset: Path, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "srl.train", f"dataset={dataset}", "model=srl_splits",
                              "model.state_dim=10", f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+                            text=True, timeout=120, check=False)
     assert result.returncode == 2
     assert "error: split dims do not add up: 198 (autoencoder) + 2 (inverse) = 200, but state_dim=10" in result.stderr
     assert "Traceback" not in result.stderr
@@ -137,15 +139,15 @@ def test_the_catalogue_holds_the_originals_models_with_valid_losses() -> None:
     assert original <= set(MODELS)
 
 
-@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
-def test_an_interrupted_training_resumes_after_its_last_epoch(schedule: str, dataset: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("schedule", "encoder_lr_scale"), [("constant", 1.0), ("one_cycle", 1.0), ("one_cycle", 0.25)])
+def test_an_interrupted_training_resumes_after_its_last_epoch(schedule: str, encoder_lr_scale: float, dataset: Path,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Killed after epoch 2 of 3, then started again on the same folder: the same model as an uninterrupted run (the
-    step-size schedule continues where it was)."""
+    step-size schedule continues where it was, with the encoder's own step size)."""
     import srl.train as training
 
     cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4,
-                                                     "lr_schedule": schedule})
+                                                     "lr_schedule": schedule, "encoder_lr_scale": encoder_lr_scale})
     whole = train_model(cfg, log_folder=tmp_path / "whole")
     validate, calls = training._validate, []
 
@@ -292,6 +294,46 @@ def test_a_training_follows_its_lr_schedule(schedule: str, dataset: Path, tmp_pa
     else:
         assert seen == [0.004] * 14
     assert json.loads((folder / "exp_config.json").read_text())["lr-schedule"] == schedule
+
+
+@pytest.mark.parametrize("schedule", ["constant", "one_cycle"])
+def test_the_encoder_takes_its_share_of_the_step_size(schedule: str, dataset: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """encoder_lr_scale=0.25: two Adam groups, the encoder's (trunk, state head, VAE log-variance head) at a quarter
+    of the scheduled step size at every minibatch, the decoder's and loss heads' at all of it; exp_config.json records
+    it. The encoder's weights then move less per step (Adam's first step moves each weight by about its step size)."""
+    import srl.train as training
+    from srl.config import scheduled_learning_rate
+    from srl.losses import parse_losses
+    from srl.models import SRLModel
+
+    seen: list[tuple[float, ...]] = []
+    step = torch.optim.Adam.step
+
+    def recording_step(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        seen.append(tuple(group["lr"] for group in self.param_groups))
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    cfg = train_config("srl_splits", str(dataset), {**FAST, "epochs": 2, "model.state_dim": 6,
+                                                    "model.losses": ["autoencoder:1:3", "reward:1:-1", "inverse:2:3"],
+                                                    "learning_rate": 0.004, "lr_schedule": schedule,
+                                                    "encoder_lr_scale": 0.25})
+    folder = training.train_model(cfg, log_folder=tmp_path / "model")
+    scheduled = [scheduled_learning_rate(0.004, schedule, i, 14) for i in range(14)]
+    assert [encoder for encoder, _ in seen] == pytest.approx([0.25 * lr for lr in scheduled])
+    assert [rest for _, rest in seen] == pytest.approx(scheduled)
+    assert json.loads((folder / "exp_config.json").read_text())["encoder-lr-scale"] == 0.25
+
+    vae = SRLModel(parse_losses(["vae:1:2", "inverse:1:2"], 4), 4, 32, n_actions=4)
+    groups = training.parameter_groups(vae, 0.25)
+    encoder = {id(p) for module in (vae.trunk, vae.state_head, vae.logvar_head) for p in module.parameters()}
+    assert [group["lr_scale"] for group in groups] == [0.25, 1.0]
+    assert {id(p) for p in groups[0]["params"]} == encoder
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in vae.parameters()} - encoder
+    assert {id(p) for p in vae.decoder.parameters()} | {id(p) for p in vae.inverse_net.parameters()} <= {
+        id(p) for p in groups[1]["params"]}
+    assert [group["lr_scale"] for group in training.parameter_groups(vae, 1.0)] == [1.0]  # the original's: one group
 
 
 def test_a_bad_lr_schedule_fails_before_training(dataset: Path) -> None:

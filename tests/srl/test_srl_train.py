@@ -301,7 +301,7 @@ def test_the_encoder_takes_its_share_of_the_step_size(schedule: str, dataset: Pa
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """encoder_lr_scale=0.25: two Adam groups, the encoder's (trunk, state head, VAE log-variance head) at a quarter
     of the scheduled step size at every minibatch, the decoder's and loss heads' at all of it; exp_config.json records
-    it. The encoder's weights then move less per step (Adam's first step moves each weight by about its step size)."""
+    it; a scale of 1 keeps the original's single group."""
     import srl.train as training
     from srl.config import scheduled_learning_rate
     from srl.losses import parse_losses

@@ -102,9 +102,9 @@ class TrainConfig:
         ``epochs``) or ``one_cycle`` (from ``learning_rate / 10`` up to ``learning_rate`` linearly over the first
         15 % of the minibatches, then down to 0 along a half cosine: Smith and Topin 2019's one-cycle policy). The schedule
         spans ``epochs``: early stopping ends it before the end.
-    :param encoder_lr_scale: the encoder's step size (its trunk, state head and VAE log-variance head) as a fraction
-        of ``learning_rate``, which the decoder and the loss heads (inverse, forward, reward) keep: two Adam parameter
-        groups under the same schedule (1: one step size for all, the original's). A model whose decoder shares the
+    :param encoder_lr_scale: the encoder's step size (its trunk, state head and VAE log-variance head) as a multiple
+        of ``learning_rate`` (0.5: half), which the decoder and the loss heads (inverse, forward, reward) keep: two Adam
+        parameter groups under the same schedule (1: one step size for all, the original's). A model whose decoder shares the
         encoder with an inverse head learns the target's position in its reconstruction block at a large step size
         only with the encoder slower than the heads (README, Performance, "SRL training on demand").
     :param val_size: fraction of the transitions held out for validation (best-validation checkpoint).
@@ -199,6 +199,17 @@ LR_SCHEDULES = ("constant", "cosine", "one_cycle")
 #: ``learning_rate``)
 ONE_CYCLE_WARMUP = 0.15
 ONE_CYCLE_START = 0.1
+
+
+#: training keys added after models and training states were first saved, with the value that trains as before the
+#: key existed: a config at that value is compared and hashed without the key (:func:`without_added_defaults`), so
+#: that on-demand models cached and trainings interrupted before are still found
+TRAIN_KEYS_ADDED: dict[str, Any] = {"encoder_lr_scale": 1.0}
+
+
+def without_added_defaults(config: dict[str, Any]) -> dict[str, Any]:
+    """A training config (a dict) without the keys of :data:`TRAIN_KEYS_ADDED` that hold their added value."""
+    return {k: v for k, v in config.items() if k not in TRAIN_KEYS_ADDED or v != TRAIN_KEYS_ADDED[k]}
 
 
 def check_lr_schedule(schedule: str) -> None:

@@ -39,7 +39,7 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from srl.config import cache_root, config_hash, train_config
+from srl.config import cache_root, config_hash, train_config, without_added_defaults
 from srl.errors import ConfigError
 from srl.inference import inference_encoder
 from srl.losses import has_decoder
@@ -50,9 +50,6 @@ log = logging.getLogger(__name__)
 #: of the cache hash)
 _NOT_DEFINING = ("dataset", "log_folder", "device", "torch_threads", "progress", "plots", "knn_samples",
                  "knn_neighbors", "knn_seed")
-#: training keys added after models were first cached, with the value that trains as before the key existed: left out
-#: of the cache key at that value, so that models cached before are still found
-_KEYS_ADDED: dict[str, Any] = {"encoder_lr_scale": 1.0}
 #: env kwargs that recording sets itself
 #: (on-demand datasets are recorded with the fast renderer whatever the run's: its images agree with the reference's
 #: within the tested tolerance, so one cached model serves runs of either renderer)
@@ -71,7 +68,7 @@ ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 64, "learning_r
 #: - vae: at a larger peak step size the VAE's means shrink and its KNN-MSE with them (0.33 with a peak of 0.008, 0.31
 #:   with 0.003, 0.026 with 0.001; the default's 0.008), so it keeps the default's step size under the same schedule;
 #: - inverse: at the peak step size the inverse head's gradients steer the encoder it shares with the decoder, which
-#:   then loses the target's position (srl_splits' KNN-MSE 0.21-0.53 on seeds 0-2, its reconstruction block alone up to
+#:   then loses the target's position (srl_splits' KNN-MSE 0.14-0.53 on seeds 0-2, its reconstruction block alone up to
 #:   0.74); with the encoder at half the heads' and decoder's step size, a mean of 0.173 over seeds 0-4 against the
 #:   30-epoch default's 0.148 (a quarter: 0.220; README, Performance, "SRL training on demand")
 ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001}, "inverse": {"encoder_lr_scale": 0.5}}
@@ -350,8 +347,8 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
     dataset_desc, cfg = on_demand_configs(srl_model_cfg, env_id, image_size, seed, env_kwargs)
     specs = parse_losses(list(cfg.model.losses), cfg.model.state_dim)  # a bad loss list fails before any recording
     check_views(specs, 2 if dataset_desc["env_kwargs"].get("multi_view") else 1, f"env {env_id}")
-    train_desc = {k: v for k, v in OmegaConf.to_container(cfg).items()
-                  if k not in _NOT_DEFINING and (k not in _KEYS_ADDED or v != _KEYS_ADDED[k])}
+    train_desc = without_added_defaults({k: v for k, v in OmegaConf.to_container(cfg).items()
+                                         if k not in _NOT_DEFINING})
     dataset_hash = config_hash(dataset_desc)
     name = cfg.model.name
     folder = cache_root() / env_id / f"{name}_{config_hash({'dataset': dataset_hash, 'train': train_desc})}"

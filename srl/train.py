@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from srl.config import cache_root, check_lr_schedule, check_seed, scheduled_learning_rate
+from srl.config import cache_root, check_lr_schedule, check_seed, scheduled_learning_rate, without_added_defaults
 from srl.data import SRLDataset, load_dataset, occlude, preprocess
 from srl.errors import ConfigError
 from srl.losses import ACTION_LOSSES, Batch, LossSpec, check_views, compute_losses, parse_losses, split_slices
@@ -86,8 +86,8 @@ def plan(cfg: DictConfig) -> Plan:
     if not 0 <= cfg.val_size < 1:
         raise ConfigError(f"val_size={cfg.val_size} is invalid: it is a fraction in [0, 1).")
     for key in ("learning_rate", "encoder_lr_scale"):
-        if cfg[key] <= 0:
-            raise ConfigError(f"{key}={cfg[key]} is invalid: it must be positive.")
+        if not 0 < cfg[key] < math.inf:  # nan fails this too
+            raise ConfigError(f"{key}={cfg[key]} is invalid: it must be a positive, finite number.")
     check_lr_schedule(cfg.lr_schedule)
     if not 0 <= cfg.min_delta < 1:
         raise ConfigError(f"min_delta={cfg.min_delta} is invalid: it is a fraction of the best validation loss, in "
@@ -291,6 +291,8 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
     if resumed is not None:  # an interrupted training of this same config: continue after its last epoch
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
+        for group in optimizer.param_groups:  # a state saved before encoder_lr_scale: one group, at the step size
+            group.setdefault("lr_scale", 1.0)
         rng.bit_generator.state = resumed["rng"]
         torch.set_rng_state(resumed["torch_rng"])
         batches.generator.set_state(resumed["batch_rng"])
@@ -386,8 +388,8 @@ def _save_state(state: torch.nn.Module | dict[str, Any], path: Path) -> None:
 
 def _defining(cfg: DictConfig) -> dict[str, Any]:
     """The keys of a training config that change its result (what a resumed training must share)."""
-    return {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
-            if k not in ("progress", "plots", "log_folder", "device", "torch_threads")}
+    return without_added_defaults({k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
+                                   if k not in ("progress", "plots", "log_folder", "device", "torch_threads")})
 
 
 def _load_training_state(path: Path, cfg: DictConfig) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -92,8 +93,11 @@ def test_supervised_learns_the_ground_truth(dataset: Path, tmp_path: Path) -> No
     ({"image_size": 8}, "image_size=8 is too small"),
     ({"model.model_type": "resnet"}, "model_type='resnet' does not exist"),
     ({"val_size": 1.5}, r"val_size=1.5 is invalid"),
-    ({"encoder_lr_scale": 0}, r"encoder_lr_scale=0.0 is invalid: it must be positive"),
-    ({"learning_rate": -0.1}, r"learning_rate=-0.1 is invalid: it must be positive"),
+    ({"encoder_lr_scale": 0}, r"encoder_lr_scale=0.0 is invalid: it must be a positive, finite number"),
+    ({"encoder_lr_scale": float("nan")}, r"encoder_lr_scale=nan is invalid: it must be a positive, finite number"),
+    ({"encoder_lr_scale": float("inf")}, r"encoder_lr_scale=inf is invalid"),
+    ({"learning_rate": -0.1}, r"learning_rate=-0.1 is invalid: it must be a positive, finite number"),
+    ({"learning_rate": float("nan")}, r"learning_rate=nan is invalid"),
 ])
 def test_bad_training_configs_are_explained(overrides: dict, message: str, dataset: Path) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -173,6 +177,41 @@ def test_an_interrupted_training_resumes_after_its_last_epoch(schedule: str, enc
     other = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 5})
     torch.save({**state, "config": {"another": "config"}}, tmp_path / "cut" / training.TRAINING_STATE)
     assert train_model(other, log_folder=tmp_path / "cut") == cut
+
+
+def test_a_training_interrupted_before_encoder_lr_scale_existed_resumes(dataset: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A training state saved before the key existed (its config without ``encoder_lr_scale``, its optimizer's one
+    group without ``lr_scale``) is this config's at scale 1: the training resumes, to the uninterrupted run's model."""
+    import srl.train as training
+
+    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4,
+                                                     "lr_schedule": "one_cycle"})
+    whole = train_model(cfg, log_folder=tmp_path / "whole")
+    validate, calls = training._validate, []
+
+    def interrupt_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_validate", interrupt_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(cfg, log_folder=tmp_path / "cut")
+    path = tmp_path / "cut" / training.TRAINING_STATE
+    state = torch.load(path, weights_only=False)
+    assert "encoder_lr_scale" not in state["config"]  # at its added value, the config is saved as before the key
+    for group in state["optimizer"]["param_groups"]:
+        group.pop("lr_scale")
+    torch.save(state, path)
+    monkeypatch.setattr(training, "_validate", validate)
+    caplog.set_level(logging.INFO, logger="srl.train")
+    cut = train_model(cfg, log_folder=tmp_path / "cut")
+    assert "Resuming the training" in caplog.text and "starting over" not in caplog.text
+    for key, weight in torch.load(whole / "srl_model.pth").items():
+        torch.testing.assert_close(torch.load(cut / "srl_model.pth")[key], weight, msg=key)
 
 
 class ScriptedValidation:

@@ -104,9 +104,9 @@ class TrainConfig:
         spans ``epochs``: early stopping ends it before the end.
     :param encoder_lr_scale: the encoder's step size (its trunk, state head and VAE log-variance head) as a multiple
         of ``learning_rate`` (0.5: half), which the decoder and the loss heads (inverse, forward, reward) keep: two Adam
-        parameter groups under the same schedule (1: one step size for all, the original's). A model whose decoder shares the
-        encoder with an inverse head learns the target's position in its reconstruction block at a large step size
-        only with the encoder slower than the heads (README, Performance, "SRL training on demand").
+        parameter groups under the same schedule (1: one step size for all, the original's). A model whose decoder
+        shares the encoder with an inverse head learns the target's position in its reconstruction block at a large
+        step size only with the encoder slower than the heads (README, Performance, "SRL training on demand").
     :param val_size: fraction of the transitions held out for validation (best-validation checkpoint).
     :param patience: early stopping: stop after this many epochs in a row without a validation-loss improvement
         larger than ``min_delta`` (0: off, all ``epochs`` run). The model kept is the best-validation epoch's either way.

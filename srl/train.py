@@ -265,9 +265,9 @@ def _train(cfg: DictConfig, the_plan: Plan, folder: Path) -> Path:
 
 
 def parameter_groups(model: SRLModel, encoder_lr_scale: float) -> list[dict[str, Any]]:
-    """Adam's parameter groups for ``TrainConfig.encoder_lr_scale``: each with its ``lr_scale``, the fraction of
+    """Adam's parameter groups for ``TrainConfig.encoder_lr_scale``: each with its ``lr_scale``, the multiple of
     the scheduled step size it takes; one group when the scale is 1, else the encoder's
-    (:meth:`SRLModel.encoder_parameters`) and the rest's (decoder, loss heads)."""
+    (:meth:`SRLModel.encoder_parameters`) and the rest's (decoder, loss heads; empty for an encoder-only model)."""
     if encoder_lr_scale == 1.0:
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
     encoder = {id(p) for p in model.encoder_parameters()}

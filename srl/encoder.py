@@ -59,7 +59,7 @@ _RECORDING_OWN = ("observation", "image_size", "render_mode", "gui", "renderer")
 #: recording on 2 idle cores), at twice the default's batch (2 threads scale better on it) and under a one-cycle
 #: schedule (a peak step size 8 times the default's, decayed to 0 by the last epoch), which converges further in them
 #: than the default's constant step size; no early stopping, which would cut the schedule before its decay
-#: (``bench/srl_on_demand.py`` and trainings of seeds 0-4 measured these against the 30-epoch default: the
+#: (``bench/srl_on_demand.py`` and trainings of seeds 0-5 measured these against the 30-epoch default: the
 #: autoencoder's, the VAE's and, with :data:`ON_DEMAND_BY_LOSS`, srl_splits' GTC_mean and KNN-MSE within 0.05 of it;
 #: README, Performance, "SRL training on demand")
 ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 64, "learning_rate": 0.008,
@@ -69,8 +69,8 @@ ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 64, "learning_r
 #:   with 0.003, 0.026 with 0.001; the default's 0.008), so it keeps the default's step size under the same schedule;
 #: - inverse: at the peak step size the inverse head's gradients steer the encoder it shares with the decoder, which
 #:   then loses the target's position (srl_splits' KNN-MSE 0.14-0.53 on seeds 0-2, its reconstruction block alone up to
-#:   0.74); with the encoder at half the heads' and decoder's step size, a mean of 0.173 over seeds 0-4 against the
-#:   30-epoch default's 0.148 (a quarter: 0.220; README, Performance, "SRL training on demand")
+#:   0.74); with the encoder at half the heads' and decoder's step size, a mean of 0.147 over seeds 0-5 against the
+#:   30-epoch default's 0.134 (a quarter: 0.220 over seeds 0-4; README, Performance, "SRL training on demand")
 ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001}, "inverse": {"encoder_lr_scale": 0.5}}
 #: how a model without a decoder (inverse, forward, reward, priors, triplet, supervised losses) is trained on demand:
 #: the default's own recipe (batch 32, constant step size 0.001, best-validation checkpoint) for 16 of its 30

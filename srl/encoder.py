@@ -320,10 +320,11 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     # a run's config composes the spec; one saved before specs were composed names a catalogue model
     spec = _get(srl_model_cfg, "spec") or _get(srl_model_cfg, "model")
     losses = {str(loss).split(":")[0] for loss in train_config(spec).model.losses}
-    recipe = ON_DEMAND_TRAINING if has_decoder(losses) else ON_DEMAND_DECODER_FREE
+    decoder = has_decoder(losses)
+    recipe = ON_DEMAND_TRAINING if decoder else ON_DEMAND_DECODER_FREE
     overrides: dict[str, Any] = {**recipe, "image_size": image_size, "seed": srl_seed, "progress": True}
     for loss, settings in ON_DEMAND_BY_LOSS.items():
-        if loss in losses and recipe is ON_DEMAND_TRAINING:
+        if decoder and loss in losses:
             overrides.update(settings)
     for key in ("epochs", "batch_size"):
         if _get(srl_model_cfg, key) is not None:

@@ -51,6 +51,7 @@ Bugs and quirks of the original fixed here (spec 6.3), on purpose:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -129,8 +130,8 @@ def parse_losses(items: Sequence[str], state_dim: int | None) -> list[LossSpec]:
         except ValueError:
             raise ConfigError(f"loss item {item!r}: the weight must be a number and dims an integer "
                               "(e.g. autoencoder:1:198, reward:1:-1).") from None
-        if weight < 0:
-            raise ConfigError(f"loss item {item!r}: the weight must be at least 0.")
+        if not 0 <= weight < math.inf:  # nan fails this too
+            raise ConfigError(f"loss item {item!r}: the weight must be a finite number of at least 0.")
         if dims < -1:
             raise ConfigError(f"loss item {item!r}: dims must be a positive size, or -1 to share the previous split.")
         if any(spec.name == name for spec in specs):

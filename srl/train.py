@@ -85,9 +85,15 @@ def plan(cfg: DictConfig) -> Plan:
     check_seed("knn_seed", cfg.knn_seed)
     if not 0 <= cfg.val_size < 1:
         raise ConfigError(f"val_size={cfg.val_size} is invalid: it is a fraction in [0, 1).")
-    for key in ("learning_rate", "encoder_lr_scale"):
-        if not 0 < cfg[key] < math.inf:  # nan fails this too
-            raise ConfigError(f"{key}={cfg[key]} is invalid: it must be a positive, finite number.")
+    for key, value in (("learning_rate", cfg.learning_rate), ("encoder_lr_scale", cfg.encoder_lr_scale)):
+        if not 0 < value < math.inf:  # nan fails this too
+            raise ConfigError(f"{key}={value} is invalid: it must be a positive, finite number.")
+    for key, value in (("l1_reg", cfg.l1_reg), ("l2_reg", cfg.l2_reg), ("model.beta", model.beta)):
+        if not 0 <= value < math.inf:
+            raise ConfigError(f"{key}={value} is invalid: it must be a finite number of at least 0.")
+    if not 0 <= model.occlusion_percentage <= 1:
+        raise ConfigError(f"model.occlusion_percentage={model.occlusion_percentage} is invalid: it is a fraction of "
+                          "each image axis, in [0, 1].")
     check_lr_schedule(cfg.lr_schedule)
     if not 0 <= cfg.min_delta < 1:
         raise ConfigError(f"min_delta={cfg.min_delta} is invalid: it is a fraction of the best validation loss, in "

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from srl_helpers import make_synthetic_dataset
 
 from srl.config import MODELS, SRL_CONF_DIR, register_srl_configs, train_config
@@ -98,6 +98,11 @@ def test_supervised_learns_the_ground_truth(dataset: Path, tmp_path: Path) -> No
     ({"encoder_lr_scale": float("inf")}, r"encoder_lr_scale=inf is invalid"),
     ({"learning_rate": -0.1}, r"learning_rate=-0.1 is invalid: it must be a positive, finite number"),
     ({"learning_rate": float("nan")}, r"learning_rate=nan is invalid"),
+    ({"l1_reg": float("nan")}, r"l1_reg=nan is invalid: it must be a finite number of at least 0"),
+    ({"l2_reg": -1.0}, r"l2_reg=-1.0 is invalid"),
+    ({"model.beta": float("inf")}, r"model.beta=inf is invalid"),
+    ({"model.occlusion_percentage": 1.5}, r"model.occlusion_percentage=1.5 is invalid: it is a fraction"),
+    ({"model.losses": ["autoencoder:nan"]}, r"loss item 'autoencoder:nan': the weight must be a finite number"),
 ])
 def test_bad_training_configs_are_explained(overrides: dict, message: str, dataset: Path) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -143,6 +148,30 @@ def test_the_catalogue_holds_the_originals_models_with_valid_losses() -> None:
     assert original <= set(MODELS)
 
 
+def _interrupt_in_epoch_3(cfg: DictConfig, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train ``cfg`` into ``folder`` until a KeyboardInterrupt in epoch 3 (at its validation), as a killed run; the
+    training's own validation is back in place afterwards."""
+    import srl.train as training
+
+    validate, calls = training._validate, []
+
+    def interrupting(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return validate(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "_validate", interrupting)
+        with pytest.raises(KeyboardInterrupt):
+            train_model(cfg, log_folder=folder)
+
+
+def _assert_same_weights(folder: Path, reference: Path) -> None:
+    for key, weight in torch.load(reference / "srl_model.pth").items():
+        torch.testing.assert_close(torch.load(folder / "srl_model.pth")[key], weight, msg=key)
+
+
 @pytest.mark.parametrize(("schedule", "encoder_lr_scale"), [("constant", 1.0), ("one_cycle", 1.0), ("one_cycle", 0.25)])
 def test_an_interrupted_training_resumes_after_its_last_epoch(schedule: str, encoder_lr_scale: float, dataset: Path,
                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,24 +182,12 @@ def test_an_interrupted_training_resumes_after_its_last_epoch(schedule: str, enc
     cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4,
                                                      "lr_schedule": schedule, "encoder_lr_scale": encoder_lr_scale})
     whole = train_model(cfg, log_folder=tmp_path / "whole")
-    validate, calls = training._validate, []
-
-    def interrupt_in_epoch_3(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return validate(*args, **kwargs)
-
-    monkeypatch.setattr(training, "_validate", interrupt_in_epoch_3)
-    with pytest.raises(KeyboardInterrupt):
-        train_model(cfg, log_folder=tmp_path / "cut")
+    _interrupt_in_epoch_3(cfg, tmp_path / "cut", monkeypatch)
     state = torch.load(tmp_path / "cut" / training.TRAINING_STATE, weights_only=False)
     assert state["epoch"] == 2
-    monkeypatch.setattr(training, "_validate", validate)
     cut = train_model(cfg, log_folder=tmp_path / "cut")
     assert not (cut / training.TRAINING_STATE).exists()
-    for key, weight in torch.load(whole / "srl_model.pth").items():
-        torch.testing.assert_close(torch.load(cut / "srl_model.pth")[key], weight, msg=key)
+    _assert_same_weights(cut, whole)
     a, b = np.load(whole / "loss_history.npz"), np.load(cut / "loss_history.npz")
     assert a.files == b.files and all(np.allclose(a[k], b[k]) for k in a.files)
     # a different config does not resume from that state: it starts over
@@ -189,29 +206,17 @@ def test_a_training_interrupted_before_encoder_lr_scale_existed_resumes(dataset:
     cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4,
                                                      "lr_schedule": "one_cycle"})
     whole = train_model(cfg, log_folder=tmp_path / "whole")
-    validate, calls = training._validate, []
-
-    def interrupt_in_epoch_3(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return validate(*args, **kwargs)
-
-    monkeypatch.setattr(training, "_validate", interrupt_in_epoch_3)
-    with pytest.raises(KeyboardInterrupt):
-        train_model(cfg, log_folder=tmp_path / "cut")
+    _interrupt_in_epoch_3(cfg, tmp_path / "cut", monkeypatch)
     path = tmp_path / "cut" / training.TRAINING_STATE
     state = torch.load(path, weights_only=False)
     assert "encoder_lr_scale" not in state["config"]  # at its added value, the config is saved as before the key
     for group in state["optimizer"]["param_groups"]:
         group.pop("lr_scale")
     torch.save(state, path)
-    monkeypatch.setattr(training, "_validate", validate)
     caplog.set_level(logging.INFO, logger="srl.train")
     cut = train_model(cfg, log_folder=tmp_path / "cut")
     assert "Resuming the training" in caplog.text and "starting over" not in caplog.text
-    for key, weight in torch.load(whole / "srl_model.pth").items():
-        torch.testing.assert_close(torch.load(cut / "srl_model.pth")[key], weight, msg=key)
+    _assert_same_weights(cut, whole)
 
 
 class ScriptedValidation:

@@ -13,6 +13,10 @@
 4. The decoder's last layer (``srl.models.ImageConvTranspose2d``, the image's 3 channels) against oneDNN's
    ``nn.ConvTranspose2d``: CPU ms per forward and backward pass of the layer, and of a whole autoencoder training
    step (encode, decode, MSE, Adam), one thread, the two alternated over rounds so that load drifts hit both.
+5. A minibatch's input and optimizer step, as ``srl.train`` runs them now against before: ``srl.data.preprocess``
+   looking the uint8 levels up against computing them in torch, Adam's multi-tensor path (``foreach=True``) against
+   its per-parameter loop (torch's choice on CPU), and a whole training step of the decoder-free ``inverse`` model
+   with each pair; CPU ms, one thread, alternated over rounds. Both give the same float32 values (tested).
 
 Prints Markdown tables. Run it on an idle machine: on a shared one, torch threads spin while other processes hold
 the cores and multi-threaded figures collapse (the load average is printed).
@@ -32,19 +36,20 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
 
-import envs  # noqa: E402,F401
-from srl.config import train_config  # noqa: E402
-from srl.dataset import record_dataset  # noqa: E402
-from srl.encoder import SRLEncoder  # noqa: E402
-from srl.losses import parse_losses  # noqa: E402
-from srl.models import METRICS_FILE as SRL_METRICS_FILE  # noqa: E402
-from srl.models import Decoder, SRLModel, build_trunk  # noqa: E402
-from srl.train import train_model  # noqa: E402
+import envs  # noqa: F401
+from srl.config import train_config
+from srl.data import preprocess
+from srl.dataset import record_dataset
+from srl.encoder import SRLEncoder
+from srl.losses import inverse_loss, parse_losses
+from srl.models import METRICS_FILE as SRL_METRICS_FILE
+from srl.models import Decoder, SRLModel, build_trunk
+from srl.train import train_model
 
 ENV_ID = "MobileRobot-v0"
 
@@ -182,6 +187,47 @@ def decoder_last_layer(rounds: int = 6) -> list[tuple[str, float, float]]:
     return rows
 
 
+def input_and_optimizer(rounds: int = 6) -> list[tuple[str, float, float]]:
+    """(what, before CPU ms, now CPU ms), one thread: preprocessing the 64 images (64x64) of a minibatch of 32
+    transitions, Adam's step on the ``cnn`` inverse model, and that model's whole training step (preprocess, encode
+    both frames, inverse loss, backward, Adam)."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (64, 64, 64, 3), dtype=np.uint8)
+    actions = torch.as_tensor(rng.integers(0, 4, 32))
+    rows = [("preprocess, 64 images 64x64", *_pair(_alternated({
+        "before": lambda: preprocess(torch.from_numpy(images)), "now": lambda: preprocess(images)}, rounds)))]
+    models = {}
+    for name, foreach in (("before", False), ("now", True)):
+        torch.manual_seed(0)
+        model = SRLModel(parse_losses(["inverse"], 200), 200, image_size=64, n_actions=4)
+        models[name] = (model, torch.optim.Adam(model.parameters(), 1e-3, foreach=foreach))
+        for p in model.parameters():
+            p.grad = torch.randn_like(p)
+    rows.append(("Adam step, cnn inverse model", *_pair(_alternated(
+        {name: optimizer.step for name, (_, optimizer) in models.items()}, rounds))))
+
+    def training_step(name: str) -> Callable[[], None]:
+        model, optimizer = models[name]
+        batch = torch.from_numpy(images) if name == "before" else images  # a tensor takes the computed path
+
+        def step() -> None:
+            states = model.encode(preprocess(batch)).states
+            loss = inverse_loss(model.inverse_net(torch.cat([states[:32], states[32:]], 1)), actions)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return step
+
+    rows.append(("inverse training step, 32 transitions 64x64", *_pair(_alternated(
+        {name: training_step(name) for name in models}, rounds))))
+    return rows
+
+
+def _pair(ms: dict[str, float]) -> tuple[float, float]:
+    return ms["before"], ms["now"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-envs", type=int, default=8)
@@ -221,6 +267,12 @@ def main() -> None:
     print("| what | oneDNN | ImageConvTranspose2d | speed-up |\n|---|---:|---:|---:|", flush=True)
     for what, plain, ours in decoder_last_layer():
         print(f"| {what} | {plain:.1f} | {ours:.1f} | {plain / ours:.2f}x |", flush=True)
+
+    print("\n## A minibatch's input and Adam's step: before (computed, per-parameter loop) against now (looked up, "
+          "multi-tensor) (CPU ms, 1 thread, medians)\n")
+    print("| what | before | now | speed-up |\n|---|---:|---:|---:|", flush=True)
+    for what, before, now in input_and_optimizer():
+        print(f"| {what} | {before:.2f} | {now:.2f} | {before / now:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from srl.config import cache_root, config_hash, train_config, without_added_defaults
 from srl.errors import ConfigError
 from srl.inference import inference_encoder
-from srl.losses import has_decoder
+from srl.losses import has_decoder, parse_losses
 from srl.models import EXP_CONFIG, MODEL_FILE, load_model, read_exp_config
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,8 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
                "seed": srl_seed, "image_size": image_size, "policy": "random"}
     # a run's config composes the spec; one saved before specs were composed names a catalogue model
     spec = _get(srl_model_cfg, "spec") or _get(srl_model_cfg, "model")
-    losses = {str(loss).split(":")[0] for loss in train_config(spec).model.losses}
+    model = train_config(spec).model
+    losses = {loss.name for loss in parse_losses(list(model.losses), model.state_dim)}
     decoder = has_decoder(losses)
     recipe = ON_DEMAND_TRAINING if decoder else ON_DEMAND_DECODER_FREE
     overrides: dict[str, Any] = {**recipe, "image_size": image_size, "seed": srl_seed, "progress": True}
@@ -332,6 +333,16 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     return dataset, train_config(spec, overrides=overrides)
 
 
+def _run_key(key: str) -> str:
+    """The run's name of an on-demand training's config key (``model.beta`` -> ``srl_model.spec.beta``, ``epochs``
+    -> ``srl_model.epochs``), for error messages; the keys a run cannot set keep their name."""
+    if key.startswith("model."):
+        return f"srl_model.spec.{key.removeprefix('model.')}"
+    if key in ("epochs", "batch_size", "seed"):
+        return f"srl_model.{key}"
+    return f"{key} (of the on-demand training)"
+
+
 def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
                  env_kwargs: dict[str, Any] | None = None) -> Path:
     """The cached model for this env and config; records its dataset and trains it first when missing.
@@ -342,11 +353,11 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
     """
     from omegaconf import OmegaConf
 
-    from srl.losses import check_views, parse_losses
-    from srl.train import train_model
+    from srl.losses import check_views
+    from srl.train import check_config, train_model
 
     dataset_desc, cfg = on_demand_configs(srl_model_cfg, env_id, image_size, seed, env_kwargs)
-    specs = parse_losses(list(cfg.model.losses), cfg.model.state_dim)  # a bad loss list fails before any recording
+    specs = check_config(cfg, _run_key)  # bad keys fail before any recording, named as the run names them
     check_views(specs, 2 if dataset_desc["env_kwargs"].get("multi_view") else 1, f"env {env_id}")
     train_desc = without_added_defaults({k: v for k, v in OmegaConf.to_container(cfg).items()
                                          if k not in _NOT_DEFINING})

@@ -179,13 +179,26 @@ def test_models_of_another_env_or_image_size_are_refused(trained: Path) -> None:
         make_encoder(srl_cfg(model="srl_splits", path="/nowhere"), "MobileRobot-v0", 32, 0)
 
 
-def test_bad_loss_lists_fail_before_recording(cache: Path) -> None:
-    cfg = srl_cfg("autoencoder", {"losses": ["autoencoder", "warp"]})
-    with pytest.raises(ConfigError, match="loss 'warp' .* does not exist"):
-        make_encoder(cfg, "MobileRobot-v0", 64, 0)
-    with pytest.raises(ConfigError, match="split dims do not add up"):
-        make_encoder(srl_cfg("srl_splits", {"state_dim": 100}), "MobileRobot-v0", 64, 0)
-    assert not (cache / "MobileRobot-v0" / "datasets").exists()
+@pytest.mark.parametrize(("model", "spec", "values", "message"), [
+    ("autoencoder", {"losses": ["autoencoder", "warp"]}, {}, "loss 'warp' .* does not exist"),
+    ("srl_splits", {"state_dim": 100}, {}, "split dims do not add up"),
+    ("vae", {"beta": float("nan")}, {}, r"^srl_model.spec.beta=nan is invalid: it must be a finite number"),
+    ("vae", {"state_dim": 0}, {}, r"^srl_model.spec.state_dim=0 is invalid for losses \['vae'\]"),
+    ("vae", {"model_type": "resnet"}, {}, r"^srl_model.spec.model_type='resnet' does not exist; valid model types: cnn"),
+    ("inverse", {"inverse_model_type": "rnn"}, {}, r"^srl_model.spec.inverse_model_type='rnn' does not exist; valid: "),
+    ("dae", {"occlusion_percentage": 2.0}, {}, r"^srl_model.spec.occlusion_percentage=2.0 is invalid: .* in \[0, 1\]"),
+    ("vae", None, {"epochs": -1}, r"^srl_model.epochs=-1 is invalid: it must be at least 0"),
+    ("vae", None, {"batch_size": 1}, r"^srl_model.batch_size=1 is invalid: it must be at least 2"),
+])
+def test_bad_training_keys_fail_before_recording(model: str, spec: dict[str, object] | None,
+                                                 values: dict[str, object], message: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key of the on-demand training is checked before a dataset is recorded or a folder made, named as the
+    run names it."""
+    monkeypatch.setenv("SRL_MODELS_DIR", str(tmp_path / "srl_models"))
+    with pytest.raises(ConfigError, match=message):
+        make_encoder(srl_cfg(model, spec, **values), "MobileRobot-v0", 64, 0)
+    assert not (tmp_path / "srl_models").exists()
 
 
 def test_on_demand_model_is_trained_once_and_cached(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

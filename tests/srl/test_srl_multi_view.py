@@ -80,6 +80,18 @@ def test_preprocess_normalises_each_view_with_imagenet_statistics() -> None:
         preprocess(np.zeros((1, 8, 8, 4), dtype=np.uint8))
 
 
+def test_preprocess_looks_up_the_values_it_would_compute() -> None:
+    """The CPU's table of levels gives the same float32 values, strides included, as the formula computed in torch
+    (the path of tensors and other devices), for every uint8 level of every channel of two views."""
+    levels = np.repeat(np.arange(256, dtype=np.uint8), 6).reshape(1, 16, 16, 6)  # every level on every channel
+    images = np.concatenate([levels, levels[:, ::-1], np.random.default_rng(0).permutation(levels, axis=1)])
+    looked_up, computed = preprocess(images), preprocess(torch.from_numpy(images))
+    assert torch.equal(looked_up, computed) and looked_up.stride() == computed.stride()
+    assert looked_up.dtype == torch.float32 and looked_up.shape == (3, 6, 16, 16)
+    with pytest.raises(ValueError, match="4 channels"):
+        preprocess(torch.zeros((1, 8, 8, 4), dtype=torch.uint8))
+
+
 def test_triplet_loss_by_hand() -> None:
     anchors = torch.zeros(2, 2)
     positives = torch.tensor([[1.0, 0.0], [1.0, 0.0]])

@@ -206,17 +206,41 @@ def test_a_training_interrupted_before_encoder_lr_scale_existed_resumes(dataset:
     cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 3, "model.state_dim": 4,
                                                      "lr_schedule": "one_cycle"})
     whole = train_model(cfg, log_folder=tmp_path / "whole")
+    caplog.set_level(logging.INFO, logger="srl.train")
     _interrupt_in_epoch_3(cfg, tmp_path / "cut", monkeypatch)
+    assert f"Interrupted: the training state of the last finished epoch is saved in {tmp_path / 'cut'}" in caplog.text
     path = tmp_path / "cut" / training.TRAINING_STATE
     state = torch.load(path, weights_only=False)
     assert "encoder_lr_scale" not in state["config"]  # at its added value, the config is saved as before the key
     for group in state["optimizer"]["param_groups"]:
         group.pop("lr_scale")
+        group["foreach"] = None  # torch's own choice then: the per-parameter loop on CPU
     torch.save(state, path)
-    caplog.set_level(logging.INFO, logger="srl.train")
     cut = train_model(cfg, log_folder=tmp_path / "cut")
     assert "Resuming the training" in caplog.text and "starting over" not in caplog.text
     _assert_same_weights(cut, whole)
+
+
+def test_adams_multi_tensor_path_trains_the_per_parameter_loops_model(dataset: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training asks Adam for its multi-tensor path (faster on CPU) and gets the same float32 weights, bit for
+    bit, as with the per-parameter loop torch takes on CPU by default (two parameter groups)."""
+    cfg = train_config("autoencoder", str(dataset), {**FAST, "epochs": 2, "model.state_dim": 4,
+                                                     "encoder_lr_scale": 0.5})
+    asked: list[object] = []
+    adam = torch.optim.Adam
+
+    class LoopAdam(adam):
+        def __init__(self, params: object, **kwargs: object) -> None:
+            asked.append(kwargs.get("foreach"))
+            super().__init__(params, **{**kwargs, "foreach": False})
+
+    multi = train_model(cfg, log_folder=tmp_path / "multi")
+    monkeypatch.setattr(torch.optim, "Adam", LoopAdam)
+    loop = train_model(cfg, log_folder=tmp_path / "loop")
+    assert asked == [True]
+    weights = torch.load(loop / "srl_model.pth")
+    assert all(torch.equal(weight, weights[key]) for key, weight in torch.load(multi / "srl_model.pth").items())
 
 
 class ScriptedValidation:

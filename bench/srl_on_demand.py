@@ -197,7 +197,7 @@ def main() -> None:
                           f"{record['wall_s'] + on_demand['wall_s']:.0f} | {on_demand['cpu_s']:.0f} |")
     settings = "with a decoder: " + ", ".join(f"{k} {v}" for k, v in ON_DEMAND_TRAINING.items())
     for loss, keys in ON_DEMAND_BY_LOSS.items():
-        settings += f" (with a {loss} loss: {', '.join(f'{k} {v}' for k, v in keys.items())})"
+        settings += f" (with {loss} among the losses: {', '.join(f'{k} {v}' for k, v in keys.items())})"
     settings += (f"; without a decoder: {', '.join(f'{k} {v}' for k, v in ON_DEMAND_DECODER_FREE.items())}; torch "
                  f"threads: up to {ON_DEMAND_THREADS}, one per free core")
     if args.on_demand_epochs is not None:

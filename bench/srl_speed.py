@@ -1,6 +1,6 @@
 """Speed of the SRL pieces, with the targets of the issue "State representation learning".
 
-    python bench/srl_speed.py [--n-envs 8] [--seconds 5] [--threads 1 2] [--episodes 4]
+    python bench/srl_speed.py [--n-envs 8] [--seconds 5] [--threads 1 2] [--episodes 40]
 
 1. RL encoding: the batched encoder's cost per env step (one forward pass for all envs), against one step of a
    64x64 pixel env; target <= 10 %. Measured two ways: the encoder alone on batches of ``n_envs`` images, and end to
@@ -233,7 +233,7 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--threads", type=int, nargs="*", default=[1, 2])
-    parser.add_argument("--episodes", type=int, default=4, help="episodes (251 steps) recorded per measurement")
+    parser.add_argument("--episodes", type=int, default=40, help="episodes (251 steps) recorded per measurement")
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")

@@ -74,9 +74,10 @@ ON_DEMAND_TRAINING: dict[str, Any] = {"epochs": 8, "batch_size": 64, "learning_r
 ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001}, "inverse": {"encoder_lr_scale": 0.5}}
 #: how a model without a decoder (inverse, forward, reward, priors, triplet, supervised losses) is trained on demand:
 #: the default's own recipe (batch 32, constant step size 0.001, best-validation checkpoint) for 16 of its 30
-#: epochs, about 2.5 minutes with recording on 2 idle cores (30 epochs took 255 s). On inverse's KNN-MSE over seeds
-#: 1-4 this recipe is 0.06 above the 30-epoch default's mean, the one-cycle recipe of :data:`ON_DEMAND_TRAINING` 0.13
-#: (README, Performance, "SRL training on demand")
+#: epochs, about 2.3 minutes with recording on 2 idle cores (30 epochs took 255 s). On inverse's KNN-MSE over seeds
+#: 0-13 this recipe is 0.048 above the 30-epoch default's mean (standard error 0.032), GTC_mean 0.005 below; the
+#: one-cycle recipe of :data:`ON_DEMAND_TRAINING` was 0.13 above it over seeds 1-4 (README, Performance, "SRL
+#: training on demand")
 ON_DEMAND_DECODER_FREE: dict[str, Any] = {"epochs": 16, "batch_size": 32, "learning_rate": 0.001,
                                           "lr_schedule": "constant", "patience": 0}
 #: the most torch threads of an on-demand training (see :func:`on_demand_threads`)

@@ -185,7 +185,7 @@ def main_task(cfg: DictConfig) -> float:
         with checkpoint_on_preemption(run_dir):
             return run(cfg, run_dir, choices, list(hydra_cfg.overrides.task))
     except KeyboardInterrupt:  # before training started (during training, run() saves and exits with 130)
-        log.info("Interrupted before training started: nothing to save.")
+        log.info("Interrupted before the RL training started: no RL state to save.")
         raise SystemExit(130) from None
     except ConfigError as error:
         if multirun:  # one bad job must not stop a sweep: record it, the sweep summary reports it

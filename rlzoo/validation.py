@@ -25,7 +25,7 @@ from rlzoo.base import ActionType
 from rlzoo.cluster import restart_count
 from rlzoo.registry import CONF_DIR, algorithms, load_algo_class
 from rlzoo.run_folder import HYDRA_DIR, is_run_folder, is_started
-from srl.config import check_seed
+from srl.config import check_device, check_seed
 from srl.errors import ConfigError
 
 VEC_ENV_KINDS = ("dummy", "subproc")
@@ -70,6 +70,7 @@ def _env_class(env_id: str) -> type:
 
 def _check_ranges(cfg: DictConfig) -> None:
     check_seed("seed", cfg.seed)
+    check_device("device", cfg.device)
     if cfg.srl_model.get("seed") is not None:  # the seed of an on-demand SRL model's dataset and training
         check_seed("srl_model.seed", cfg.srl_model.seed)
     for key in POSITIVE_KEYS:

@@ -212,10 +212,33 @@ def without_added_defaults(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in TRAIN_KEYS_ADDED or v != TRAIN_KEYS_ADDED[k]}
 
 
-def check_lr_schedule(schedule: str) -> None:
-    """Raise a :class:`ConfigError` naming ``schedule`` and the valid ones unless it is one of :data:`LR_SCHEDULES`."""
+def check_lr_schedule(schedule: str, key: str = "lr_schedule") -> None:
+    """Raise a :class:`ConfigError` naming ``schedule`` (the value of ``key``) and the valid ones unless it is one of
+    :data:`LR_SCHEDULES`."""
     if schedule not in LR_SCHEDULES:
-        raise ConfigError(f"lr_schedule={schedule!r} does not exist; valid schedules: {', '.join(LR_SCHEDULES)}.")
+        raise ConfigError(f"{key}={schedule!r} does not exist; valid schedules: {', '.join(LR_SCHEDULES)}.")
+
+
+def check_device(key: str, name: str) -> None:
+    """Raise a :class:`ConfigError` naming ``name`` (the value of ``key``) unless it is ``auto`` (CUDA when there is
+    one, else the CPU), ``cpu`` or a CUDA device this machine's torch has (``cuda``, ``cuda:<index>``)."""
+    import torch
+
+    valid = "auto, cpu, cuda or cuda:<index>"
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"{key}={name!r} is not a torch device; valid: {valid}.") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"{key}={name!r} is not supported; valid: {valid}.")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{key}={name} needs CUDA, which this machine's torch does not have; use {key}=cpu (or "
+                          "auto, which picks CUDA when there is one).")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"{key}={name}: this machine has {torch.cuda.device_count()} CUDA device(s), numbered from "
+                          "0.")
 
 
 def scheduled_learning_rate(learning_rate: float, schedule: str, step: int, total_steps: int) -> float:

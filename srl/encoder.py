@@ -88,8 +88,8 @@ def on_demand_threads(seconds: float = 0.5) -> int:
     """Torch threads for an on-demand training: up to :data:`ON_DEMAND_THREADS`, one per core that other processes
     leave free (idle over the next ``seconds``, rounded), at least 1.
 
-    The training runs before RL starts, so on a machine of its own the cores are free, and 2 threads train 1.9-2x
-    faster than 1 on 2 idle cores; on cores other processes hold, threads that wait for each other make it several
+    The training runs before RL starts, so on a machine of its own the cores are free, and 2 threads train 1.3-2x
+    faster than 1 on 2 idle cores (more on the larger minibatches); on cores other processes hold, threads that wait for each other make it several
     times slower than 1 thread (README, Performance).
     """
     return max(1, min(ON_DEMAND_THREADS, round(_free_cores(seconds))))
@@ -336,7 +336,7 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
 
 def _run_key(key: str) -> str:
     """The run's name of an on-demand training's config key (``model.beta`` -> ``srl_model.spec.beta``, ``epochs``
-    -> ``srl_model.epochs``), for error messages; the keys a run cannot set keep their name."""
+    -> ``srl_model.epochs``), for error messages; a key the run cannot set is marked as the on-demand training's."""
     if key.startswith("model."):
         return f"srl_model.spec.{key.removeprefix('model.')}"
     if key in ("epochs", "batch_size", "seed"):
@@ -355,10 +355,13 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
     from omegaconf import OmegaConf
 
     from srl.losses import check_views
-    from srl.train import check_config, train_model
+    from srl.train import TrainingInterrupted, check_config, train_model
 
     dataset_desc, cfg = on_demand_configs(srl_model_cfg, env_id, image_size, seed, env_kwargs)
     specs = check_config(cfg, _run_key)  # bad keys fail before any recording, named as the run names them
+    if dataset_desc["episodes"] < 1:
+        raise ConfigError(f"srl_model.episodes={dataset_desc['episodes']} is invalid: the on-demand dataset needs at "
+                          "least 1 episode.")
     check_views(specs, 2 if dataset_desc["env_kwargs"].get("multi_view") else 1, f"env {env_id}")
     train_desc = without_added_defaults({k: v for k, v in OmegaConf.to_container(cfg).items()
                                          if k not in _NOT_DEFINING})
@@ -385,7 +388,13 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
                 log.info("Removing %s, left by an interrupted training", stale)
                 shutil.rmtree(stale, ignore_errors=True)
         cfg.torch_threads = on_demand_threads()  # measured now: the recording's workers have ended
-        train_model(cfg, log_folder=tmp)
+        try:
+            train_model(cfg, log_folder=tmp, key=_run_key)
+        except TrainingInterrupted as stop:
+            log.warning("Interrupted the %s training of %s%s", name, env_id,
+                        ": the same command resumes it after its last finished epoch" if stop.resumable
+                        else " in its first epoch: the same command starts it again")
+            raise
         exp = json.loads((tmp / EXP_CONFIG).read_text())
         exp["log-folder"], exp["experiment-name"] = str(folder), folder.name
         (tmp / EXP_CONFIG).write_text(json.dumps(exp, indent=2, sort_keys=True, default=str))

@@ -45,7 +45,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from srl.config import cache_root, check_lr_schedule, check_seed, scheduled_learning_rate, without_added_defaults
+from srl.config import (
+    cache_root,
+    check_device,
+    check_lr_schedule,
+    check_seed,
+    scheduled_learning_rate,
+    without_added_defaults,
+)
 from srl.data import SRLDataset, load_dataset, occlude, preprocess
 from srl.errors import ConfigError
 from srl.losses import ACTION_LOSSES, Batch, LossSpec, check_views, compute_losses, parse_losses, split_slices
@@ -67,6 +74,18 @@ PREDICT_BATCH = 256
 #: per-epoch training state in a model folder (model, optimizer, random generators, history): an interrupted
 #: training resumes from it, and it is deleted when the training completes
 TRAINING_STATE = "training_state.pt"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A training stopped by Ctrl-C (or a signal turned into one), raised from the interrupt.
+
+    :param folder: the model folder. :param resumable: whether it holds a training state (one per finished epoch,
+        kept until the model is evaluated), from which a training of the same config into ``folder`` resumes.
+    """
+
+    def __init__(self, folder: Path, resumable: bool) -> None:
+        super().__init__(f"training interrupted in {folder}")
+        self.folder, self.resumable = folder, resumable
 
 
 @dataclass
@@ -111,7 +130,8 @@ def check_config(cfg: DictConfig, key: Callable[[str], str] = str) -> list[LossS
     if not 0 <= model.occlusion_percentage <= 1:
         raise ConfigError(f"{key('model.occlusion_percentage')}={model.occlusion_percentage} is invalid: it is a "
                           "fraction of each image axis, in [0, 1].")
-    check_lr_schedule(cfg.lr_schedule)
+    check_lr_schedule(cfg.lr_schedule, key("lr_schedule"))
+    check_device(key("device"), cfg.device)
     if not 0 <= cfg.min_delta < 1:
         raise ConfigError(f"{key('min_delta')}={cfg.min_delta} is invalid: it is a fraction of the best validation "
                           "loss, in [0, 1).")
@@ -123,10 +143,10 @@ def check_config(cfg: DictConfig, key: Callable[[str], str] = str) -> list[LossS
     return specs
 
 
-def plan(cfg: DictConfig) -> Plan:
-    """Check ``cfg`` (:func:`check_config`) and load its dataset; raise :class:`ConfigError` with a one-paragraph
-    message on bad input."""
-    specs = check_config(cfg)
+def plan(cfg: DictConfig, key: Callable[[str], str] = str) -> Plan:
+    """Check ``cfg`` (:func:`check_config`, ``key`` as there) and load its dataset; raise :class:`ConfigError` with a
+    one-paragraph message on bad input."""
+    specs = check_config(cfg, key)
     dataset = load_dataset(cfg.dataset, cfg.image_size)
     check_views(specs, dataset.views, f"dataset {dataset.folder}")
     names = [spec.name for spec in specs]
@@ -135,8 +155,13 @@ def plan(cfg: DictConfig) -> Plan:
         gt_dim = dataset.target_ground_truth.shape[1]
         if state_dim not in (None, gt_dim):
             raise ConfigError(f"supervised learning regresses the ground truth, of size {gt_dim} in {dataset.folder}; "
-                              f"model.state_dim={state_dim} differs (set it to {gt_dim} or null).")
+                              f"{key('model.state_dim')}={state_dim} differs (set it to {gt_dim} or null).")
         state_dim = gt_dim
+    features = dataset.images.shape[-1] * cfg.image_size ** 2
+    if names == ["pca"] and state_dim > features:
+        raise ConfigError(f"{key('model.state_dim')}={state_dim} is too large for PCA: the images have {features} "
+                          f"values ({dataset.images.shape[-1]} channels of {cfg.image_size}x{cfg.image_size}), the "
+                          "most components there are.")
     needing = [name for name in names if name in ACTION_LOSSES]
     if needing and not dataset.discrete_actions:
         raise ConfigError(f"losses {needing} need discrete actions, but {dataset.folder} holds continuous ones; "
@@ -227,12 +252,15 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train_model(cfg: DictConfig, log_folder: Path | str | None = None) -> Path:
+def train_model(cfg: DictConfig, log_folder: Path | str | None = None, key: Callable[[str], str] = str) -> Path:
     """Train the model ``cfg`` describes (see :class:`srl.config.TrainConfig`); returns its folder.
 
     :param log_folder: overrides ``cfg.log_folder``.
+    :param key: the names error messages give the config's keys (see :func:`check_config`).
+    :raises ConfigError: bad input, before the folder is made.
+    :raises TrainingInterrupted: on Ctrl-C, once the folder holds what a resumed training needs.
     """
-    the_plan = plan(cfg)
+    the_plan = plan(cfg, key)
     dataset = the_plan.dataset
     folder = Path(log_folder or cfg.log_folder or default_log_folder(cfg, the_plan.state_dim, dataset)).absolute()
     folder.mkdir(parents=True, exist_ok=True)
@@ -242,12 +270,7 @@ def train_model(cfg: DictConfig, log_folder: Path | str | None = None) -> Path:
     try:
         return _train(cfg, the_plan, folder)
     except KeyboardInterrupt:
-        if (folder / TRAINING_STATE).exists():
-            log.warning("Interrupted: the training state of the last finished epoch is saved in %s; the same command "
-                        "resumes it (python -m srl.train: with log_folder=%s).", folder, folder)
-        else:
-            log.warning("Interrupted in the first epoch: nothing to resume in %s.", folder)
-        raise
+        raise TrainingInterrupted(folder, (folder / TRAINING_STATE).exists()) from None
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -297,6 +320,7 @@ def _train(cfg: DictConfig, the_plan: Plan, folder: Path) -> Path:
     metrics = _evaluate(cfg, states, dataset, folder)
     _write_json(folder / METRICS_FILE, {**summary, **metrics})
     _write_json(folder / EXP_CONFIG, {**config, "status": "trained"})
+    (folder / TRAINING_STATE).unlink(missing_ok=True)  # kept until now: an interrupted evaluation resumes to it
     log.info("GTC %s, GTC_mean %.3f, KNN-MSE %.4f; model folder %s",
              [None if v is None else round(v, 3) for v in metrics["gt_corr"]], metrics["gt_corr_mean"],
              metrics["knn_mse"], folder)
@@ -318,7 +342,7 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
          device: torch.device, folder: Path, rng: np.random.Generator) -> dict[str, Any]:
     batches = _Batches(dataset, model, device, cfg.seed)
     # foreach: Adam's multi-tensor path, the same float32 values as its per-parameter loop (torch's choice on CPU),
-    # 0.7 against 1.3 CPU ms per step of the cnn inverse model
+    # 0.56 against 0.64 CPU ms per step of the cnn inverse model (python bench/srl_speed.py)
     optimizer = torch.optim.Adam(parameter_groups(model, cfg.encoder_lr_scale), lr=cfg.learning_rate, foreach=True)
     for group in optimizer.param_groups:
         group["lr"] = cfg.learning_rate * group["lr_scale"]
@@ -396,7 +420,6 @@ def _fit(cfg: DictConfig, model: torch.nn.Module, dataset: SRLDataset, train_idx
                 break
     finally:
         bar.close()
-    (folder / TRAINING_STATE).unlink(missing_ok=True)
     np.savez(folder / "loss_history.npz", **{k: np.asarray(v) for k, v in history.items()})
     if cfg.plots:
         plot_losses(history, folder / "losses.png")
@@ -504,7 +527,12 @@ def main() -> None:
         except FloatingPointError as error:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(1) from None
-        except KeyboardInterrupt:  # train_model said where its state is
+        except TrainingInterrupted as stop:
+            if stop.resumable:
+                log.warning("Interrupted: the training state of the last finished epoch is saved in %s; to resume, "
+                            "run the same command with log_folder=%s.", stop.folder, stop.folder)
+            else:
+                log.warning("Interrupted in the first epoch: nothing to resume in %s.", stop.folder)
             raise SystemExit(130) from None
         print(f"Model folder: {folder}")
         views = " env.kwargs.multi_view=true" if json.loads((folder / EXP_CONFIG).read_text())["multi-view"] else ""

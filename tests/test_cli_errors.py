@@ -29,6 +29,7 @@ from conftest import FAST, run_main
         ("renderer=opengl", ["renderer=opengl is not available for env=MobileRobot", "composite, pybullet"]),
         ("seed=-1", ["seed=-1 is out of range"]),
         ("srl_model.seed=4294967296", ["srl_model.seed=4294967296 is out of range", "4294967295"]),
+        ("device=gpu0", ["device='gpu0' is not a torch device; valid: auto, cpu, cuda or cuda:<index>"]),
     ],
 )
 def test_bad_value_gets_one_clear_message(tmp_path: Path, override: str, expected: list[str]) -> None:

@@ -189,6 +189,7 @@ def test_models_of_another_env_or_image_size_are_refused(trained: Path) -> None:
     ("dae", {"occlusion_percentage": 2.0}, {}, r"^srl_model.spec.occlusion_percentage=2.0 is invalid: .* in \[0, 1\]"),
     ("vae", None, {"epochs": -1}, r"^srl_model.epochs=-1 is invalid: it must be at least 0"),
     ("vae", None, {"batch_size": 1}, r"^srl_model.batch_size=1 is invalid: it must be at least 2"),
+    ("vae", None, {"episodes": 0}, r"^srl_model.episodes=0 is invalid: the on-demand dataset needs at least 1"),
 ])
 def test_bad_training_keys_fail_before_recording(model: str, spec: dict[str, object] | None,
                                                  values: dict[str, object], message: str, tmp_path: Path,
@@ -201,13 +202,22 @@ def test_bad_training_keys_fail_before_recording(model: str, spec: dict[str, obj
     assert not (tmp_path / "srl_models").exists()
 
 
+def test_what_only_the_dataset_decides_is_named_as_the_run_names_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A supervised state size that differs from the ground truth's is known once the dataset is recorded (kept for
+    the next run); the message then names the run's key too."""
+    monkeypatch.setenv("SRL_MODELS_DIR", str(tmp_path / "srl_models"))
+    with pytest.raises(ConfigError, match=r"of size 2 .*; srl_model.spec.state_dim=5 differs \(set it to 2 or null\)"):
+        make_encoder(srl_cfg("supervised", {"state_dim": 5}, episodes=1), "MobileRobot-v0", 64, 0)
+
+
 def test_on_demand_model_is_trained_once_and_cached(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     real = srl.train.train_model
 
-    def counting(cfg, log_folder=None):
+    def counting(cfg, log_folder=None, **kwargs):
         calls.append(log_folder)
-        return real(cfg, log_folder=log_folder)
+        return real(cfg, log_folder=log_folder, **kwargs)
 
     monkeypatch.setattr(srl.train, "train_model", counting)
     cfg = srl_cfg("inverse", {"state_dim": 4}, episodes=1, epochs=1, batch_size=32, seed=5)
@@ -305,7 +315,7 @@ def test_cache_key_of_a_spec_is_unchanged(spec: dict, values: dict, env_id: str,
     kind are found; so does a run config saved before specs were composed (``model`` and no ``spec``)."""
     trained: list[Path] = []
     monkeypatch.setattr("srl.encoder.ensure_dataset", lambda *args: cache / "no_dataset")
-    monkeypatch.setattr(srl.train, "train_model", lambda cfg, log_folder: trained.append(log_folder))
+    monkeypatch.setattr(srl.train, "train_model", lambda cfg, log_folder, key: trained.append(log_folder))
     configs = [srl_cfg(model, spec, **values)] + ([{"model": model, **values}] if not spec else [])
     for cfg in configs:
         with pytest.raises(FileNotFoundError):  # train_model was a stub: no exp_config.json is written
@@ -313,20 +323,22 @@ def test_cache_key_of_a_spec_is_unchanged(spec: dict, values: dict, env_id: str,
     assert [path.name.split(".tmp-")[0] for path in trained] == [folder] * len(configs)
 
 
-def test_an_interrupted_on_demand_training_leaves_nothing_behind(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_on_demand_training_leaves_nothing_behind(cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
     """A run killed while it trained its SRL model: the next run removes what older processes left and continues
     the interrupted training in its own temporary folder."""
     real = srl.train.train_model
 
-    def killed(cfg, log_folder=None):
+    def killed(cfg, log_folder=None, key=str):
         Path(log_folder).mkdir(parents=True)
         (Path(log_folder) / "partial").write_text("")
-        raise KeyboardInterrupt
+        raise srl.train.TrainingInterrupted(Path(log_folder), resumable=True)
 
     monkeypatch.setattr(srl.train, "train_model", killed)
     cfg = srl_cfg("inverse", {"state_dim": 4}, episodes=1, epochs=1, batch_size=32, seed=9)
     with pytest.raises(KeyboardInterrupt):
         ensure_model(cfg, "MobileRobot-v0", 64, 0)
+    assert "Interrupted the inverse training of MobileRobot-v0: the same command resumes it" in caplog.text
     root = cache / "MobileRobot-v0"
     [interrupted] = root.glob("inverse_*.tmp-training")
     stale = interrupted.with_name(interrupted.name.replace(".tmp-training", ".tmp-4242"))  # an older version's

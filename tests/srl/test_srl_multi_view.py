@@ -90,6 +90,8 @@ def test_preprocess_looks_up_the_values_it_would_compute() -> None:
     assert looked_up.dtype == torch.float32 and looked_up.shape == (3, 6, 16, 16)
     with pytest.raises(ValueError, match="4 channels"):
         preprocess(torch.zeros((1, 8, 8, 4), dtype=torch.uint8))
+    floats = images.astype(np.float32)  # computed, never in place: the caller's array is left as it was
+    assert torch.equal(preprocess(floats), computed) and np.array_equal(floats, images)
 
 
 def test_triplet_loss_by_hand() -> None:

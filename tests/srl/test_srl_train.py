@@ -103,6 +103,10 @@ def test_supervised_learns_the_ground_truth(dataset: Path, tmp_path: Path) -> No
     ({"model.beta": float("inf")}, r"model.beta=inf is invalid"),
     ({"model.occlusion_percentage": 1.5}, r"model.occlusion_percentage=1.5 is invalid: it is a fraction"),
     ({"model.losses": ["autoencoder:nan"]}, r"loss item 'autoencoder:nan': the weight must be a finite number"),
+    ({"model.inverse_model_type": "rnn"}, r"^model.inverse_model_type='rnn' does not exist; valid: linear, mlp"),
+    ({"device": "gpu0"}, r"^device='gpu0' is not a torch device; valid: auto, cpu, cuda or cuda:<index>"),
+    ({"device": "mps"}, r"^device='mps' is not supported; valid: auto, cpu, cuda"),
+    ({"lr_schedule": "linear"}, r"^lr_schedule='linear' does not exist; valid schedules: constant"),
 ])
 def test_bad_training_configs_are_explained(overrides: dict, message: str, dataset: Path) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -163,8 +167,9 @@ def _interrupt_in_epoch_3(cfg: DictConfig, folder: Path, monkeypatch: pytest.Mon
 
     with monkeypatch.context() as patch:
         patch.setattr(training, "_validate", interrupting)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(training.TrainingInterrupted) as stop:
             train_model(cfg, log_folder=folder)
+    assert stop.value.folder == folder.absolute() and stop.value.resumable
 
 
 def _assert_same_weights(folder: Path, reference: Path) -> None:
@@ -208,7 +213,6 @@ def test_a_training_interrupted_before_encoder_lr_scale_existed_resumes(dataset:
     whole = train_model(cfg, log_folder=tmp_path / "whole")
     caplog.set_level(logging.INFO, logger="srl.train")
     _interrupt_in_epoch_3(cfg, tmp_path / "cut", monkeypatch)
-    assert f"Interrupted: the training state of the last finished epoch is saved in {tmp_path / 'cut'}" in caplog.text
     path = tmp_path / "cut" / training.TRAINING_STATE
     state = torch.load(path, weights_only=False)
     assert "encoder_lr_scale" not in state["config"]  # at its added value, the config is saved as before the key
@@ -219,6 +223,34 @@ def test_a_training_interrupted_before_encoder_lr_scale_existed_resumes(dataset:
     cut = train_model(cfg, log_folder=tmp_path / "cut")
     assert "Resuming the training" in caplog.text and "starting over" not in caplog.text
     _assert_same_weights(cut, whole)
+
+
+def test_a_training_interrupted_in_its_evaluation_resumes_to_it(dataset: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Ctrl-C after the last epoch, while the states of every frame are computed: the training state is still there,
+    and the next start goes straight to the evaluation, to the uninterrupted run's model and metrics."""
+    import srl.train as training
+
+    cfg = train_config("inverse", str(dataset), {**FAST, "epochs": 2, "model.state_dim": 4, "image_size": 32})
+    whole = train_model(cfg, log_folder=tmp_path / "whole")
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "predict_states", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(training.TrainingInterrupted) as stop:
+            train_model(cfg, log_folder=tmp_path / "cut")
+    assert stop.value.resumable and (tmp_path / "cut" / training.TRAINING_STATE).exists()
+    caplog.set_level(logging.INFO, logger="srl.train")
+    cut = train_model(cfg, log_folder=tmp_path / "cut")
+    assert "Resuming the training in" in caplog.text and "after epoch 2 of 2" in caplog.text
+    assert not (cut / training.TRAINING_STATE).exists()
+    _assert_same_weights(cut, whole)
+    a, b = (json.loads((folder / "metrics.json").read_text()) for folder in (whole, cut))
+    assert a["knn_mse"] == pytest.approx(b["knn_mse"]) and a["best_epoch"] == b["best_epoch"]
+
+
+def test_pca_state_dim_is_bounded_by_the_pixels(dataset: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^model.state_dim=100000 is too large for PCA: the images have 3072 values"):
+        train_model(train_config("pca", str(dataset), {**FAST, "model.state_dim": 100000, "image_size": 32}))
 
 
 def test_adams_multi_tensor_path_trains_the_per_parameter_loops_model(dataset: Path, tmp_path: Path,

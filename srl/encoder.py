@@ -36,10 +36,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from srl.config import cache_root, config_hash, train_config, without_added_defaults
+from srl.config import MODELS, cache_root, config_hash, train_config, without_added_defaults
 from srl.errors import ConfigError
 from srl.inference import inference_encoder
 from srl.losses import has_decoder, parse_losses
@@ -80,6 +81,9 @@ ON_DEMAND_BY_LOSS: dict[str, dict[str, Any]] = {"vae": {"learning_rate": 0.001},
 #: training on demand")
 ON_DEMAND_DECODER_FREE: dict[str, Any] = {"epochs": 16, "batch_size": 32, "learning_rate": 0.001,
                                           "lr_schedule": "constant", "patience": 0}
+#: random-policy episodes of an on-demand dataset (``srl_model.episodes``' default: 80 x 251 steps, about the paper's
+#: 20,000 frames)
+ON_DEMAND_EPISODES = 80
 #: the most torch threads of an on-demand training (see :func:`on_demand_threads`)
 ON_DEMAND_THREADS = 2
 
@@ -252,6 +256,11 @@ def resolve_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
         read_exp_config(recorded)
         return recorded
     path = _get(srl_model_cfg, "path")
+    ignored = _training_keys_set(srl_model_cfg) if path else []
+    if ignored:
+        log.warning("srl_model.path=%s names a trained model, so %s (what an on-demand training would use) %s "
+                    "ignored: the model's folder defines it", path, ", ".join(ignored),
+                    "is" if len(ignored) == 1 else "are")
     if path == "latest":
         return latest_model(env_id, _get(srl_model_cfg, "model"))
     if path:
@@ -264,6 +273,20 @@ def resolve_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
         read_exp_config(folder)
         return folder.absolute()
     return ensure_model(srl_model_cfg, env_id, image_size, seed, env_kwargs)
+
+
+def _training_keys_set(srl_model_cfg: Any) -> list[str]:
+    """The keys of ``srl_model`` that only an on-demand training uses, where they differ from their defaults (the
+    catalogue's spec of the model, :data:`ON_DEMAND_EPISODES` episodes, null seed, epochs and batch size)."""
+    keys = [f"srl_model.{key}" for key in ("seed", "epochs", "batch_size") if _get(srl_model_cfg, key) is not None]
+    if _get(srl_model_cfg, "episodes", ON_DEMAND_EPISODES) != ON_DEMAND_EPISODES:
+        keys.append("srl_model.episodes")
+    spec, name = _get(srl_model_cfg, "spec"), _get(srl_model_cfg, "model")
+    if spec is not None and name in MODELS:
+        default = OmegaConf.to_container(OmegaConf.structured(MODELS[name]))
+        given = OmegaConf.to_container(OmegaConf.create(spec))
+        keys += [f"srl_model.spec.{key}" for key, value in given.items() if value != default.get(key)]
+    return keys
 
 
 def latest_model(env_id: str, name: str | None = None) -> Path:
@@ -315,9 +338,9 @@ def on_demand_configs(srl_model_cfg: Any, env_id: str, image_size: int, seed: in
     srl_seed = _get(srl_model_cfg, "seed", seed)
     kwargs = {k: v for k, v in (env_kwargs or {}).items() if k not in _RECORDING_OWN}
     kwargs["control"] = "discrete"  # action classes for the SRL losses, whatever the agent's action space
-    dataset = {"env_id": env_id, "env_kwargs": dict(sorted(kwargs.items())), "episodes": _get(srl_model_cfg,
-                                                                                               "episodes", 80),
-               "seed": srl_seed, "image_size": image_size, "policy": "random"}
+    dataset = {"env_id": env_id, "env_kwargs": dict(sorted(kwargs.items())),
+               "episodes": _get(srl_model_cfg, "episodes", ON_DEMAND_EPISODES), "seed": srl_seed,
+               "image_size": image_size, "policy": "random"}
     # a run's config composes the spec; one saved before specs were composed names a catalogue model
     spec = _get(srl_model_cfg, "spec") or _get(srl_model_cfg, "model")
     model = train_config(spec).model
@@ -352,8 +375,6 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
     episodes, seed, image size) and every training key that changes the model (the spec: losses, state dim,
     architecture; epochs, batch size, learning rate, seed, ...).
     """
-    from omegaconf import OmegaConf
-
     from srl.losses import check_views
     from srl.train import TrainingInterrupted, check_config, train_model
 

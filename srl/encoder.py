@@ -229,6 +229,11 @@ def make_encoder(srl_model_cfg: Any, env_id: str, image_size: int, seed: int, en
     if exp.get("model-name") not in (None, name):
         log.warning("srl_model=%s but %s is a %s model; its exp_config.json decides what it is", name, folder,
                     exp.get("model-name"))
+    ignored = _ignored_training_keys(srl_model_cfg, exp) if _get(srl_model_cfg, "path") else []
+    if ignored:
+        log.warning("srl_model.path=%s names a trained model, so %s (what an on-demand training would use, set "
+                    "differently from that model's) %s ignored: the model's folder defines it",
+                    _get(srl_model_cfg, "path"), ", ".join(ignored), "is" if len(ignored) == 1 else "are")
     trained_renderer = (exp.get("dataset-config") or {}).get("renderer")
     run_renderer = (env_kwargs or {}).get("renderer")
     if trained_renderer and run_renderer and trained_renderer != run_renderer:
@@ -256,11 +261,6 @@ def resolve_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
         read_exp_config(recorded)
         return recorded
     path = _get(srl_model_cfg, "path")
-    ignored = _training_keys_set(srl_model_cfg) if path else []
-    if ignored:
-        log.warning("srl_model.path=%s names a trained model, so %s (what an on-demand training would use) %s "
-                    "ignored: the model's folder defines it", path, ", ".join(ignored),
-                    "is" if len(ignored) == 1 else "are")
     if path == "latest":
         return latest_model(env_id, _get(srl_model_cfg, "model"))
     if path:
@@ -275,18 +275,35 @@ def resolve_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
     return ensure_model(srl_model_cfg, env_id, image_size, seed, env_kwargs)
 
 
-def _training_keys_set(srl_model_cfg: Any) -> list[str]:
-    """The keys of ``srl_model`` that only an on-demand training uses, where they differ from their defaults (the
-    catalogue's spec of the model, :data:`ON_DEMAND_EPISODES` episodes, null seed, epochs and batch size)."""
-    keys = [f"srl_model.{key}" for key in ("seed", "epochs", "batch_size") if _get(srl_model_cfg, key) is not None]
-    if _get(srl_model_cfg, "episodes", ON_DEMAND_EPISODES) != ON_DEMAND_EPISODES:
+def _ignored_training_keys(srl_model_cfg: Any, exp: dict[str, Any]) -> list[str]:
+    """The keys of ``srl_model`` that only an on-demand training uses, set away from their defaults (the catalogue's
+    spec of the model, :data:`ON_DEMAND_EPISODES` episodes, null seed, epochs and batch size) and away from what
+    the model of ``exp`` (its ``exp_config.json``) was trained with: what a run given that model ignores."""
+    trained = {"seed": exp.get("seed"), "epochs": exp.get("epochs"), "batch_size": exp.get("batch-size"),
+               "episodes": (exp.get("dataset-config") or {}).get("episodes")}
+    keys = [f"srl_model.{key}" for key in ("seed", "epochs", "batch_size")
+            if _get(srl_model_cfg, key) not in (None, trained[key])]
+    if _get(srl_model_cfg, "episodes", ON_DEMAND_EPISODES) not in (ON_DEMAND_EPISODES, trained["episodes"]):
         keys.append("srl_model.episodes")
     spec, name = _get(srl_model_cfg, "spec"), _get(srl_model_cfg, "model")
     if spec is not None and name in MODELS:
         default = OmegaConf.to_container(OmegaConf.structured(MODELS[name]))
         given = OmegaConf.to_container(OmegaConf.create(spec))
-        keys += [f"srl_model.spec.{key}" for key, value in given.items() if value != default.get(key)]
+        trained_spec = {key: exp.get(key.replace("_", "-")) for key in given}
+        trained_spec["name"] = exp.get("model-name")
+        if _loss_specs(given.get("losses"), given.get("state_dim")) == exp.get("loss-specs"):
+            trained_spec["losses"] = given["losses"]
+        keys += [f"srl_model.spec.{key}" for key, value in given.items()
+                 if value != default.get(key) and value != trained_spec.get(key)]
     return keys
+
+
+def _loss_specs(losses: Any, state_dim: int | None) -> list[str] | None:
+    """``losses`` as a model's ``exp_config.json`` writes them (``name:weight[:dims]``); None if they do not parse."""
+    try:
+        return [str(spec) for spec in parse_losses(list(losses or []), state_dim)]
+    except ConfigError:
+        return None
 
 
 def latest_model(env_id: str, name: str | None = None) -> Path:

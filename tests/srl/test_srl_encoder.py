@@ -170,15 +170,17 @@ def test_explicit_path_latest_and_the_run_record(trained: Path, cache: Path, tmp
 
 def test_training_keys_beside_a_path_are_reported_as_ignored(trained: Path, caplog: pytest.LogCaptureFixture) -> None:
     """With srl_model.path the model's folder defines the model: the keys only an on-demand training uses, set away
-    from their defaults, get one warning that names them; left at their defaults, none."""
+    from their defaults and from the model's own config, get one warning that names them; left at their defaults or
+    set to what the model was trained with, none."""
     caplog.set_level(logging.WARNING, logger="srl.encoder")
     make_encoder(srl_cfg("srl_splits", path=str(trained)), "MobileRobot-v0", 32, 0)
+    make_encoder(srl_cfg("srl_splits", {"state_dim": 6}, path=str(trained)), "MobileRobot-v0", 32, 0)  # the model's
     assert "ignored" not in caplog.text
     make_encoder(srl_cfg("srl_splits", {"beta": 0.5, "state_dim": 300}, path=str(trained), epochs=3, episodes=20),
                  "MobileRobot-v0", 32, 0)
     assert (f"srl_model.path={trained} names a trained model, so srl_model.epochs, srl_model.episodes, "
-            "srl_model.spec.state_dim, srl_model.spec.beta (what an on-demand training would use) are ignored"
-            ) in caplog.text
+            "srl_model.spec.state_dim, srl_model.spec.beta (what an on-demand training would use, set differently "
+            "from that model's) are ignored") in caplog.text
 
 
 def test_models_of_another_env_or_image_size_are_refused(trained: Path) -> None:

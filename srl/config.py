@@ -47,6 +47,12 @@ def check_seed(key: str, seed: int) -> None:
                           "the range of numpy's seeding).")
 
 
+def check_episodes(key: str, episodes: int) -> None:
+    """Raise :class:`ConfigError` when a dataset's ``episodes`` (named ``key`` in the message) is below 1."""
+    if episodes < 1:
+        raise ConfigError(f"{key}={episodes} is invalid: record at least 1 episode.")
+
+
 def derived_seed(seed: int, offset: int) -> int:
     """``seed + offset`` wrapped into [0, 2**32): the seed of a resumed session (offset: timesteps done), of an
     episode (offset: its index); valid for numpy, torch and gymnasium whatever the base seed."""

@@ -47,7 +47,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from envs.processes import standard_start_method
-from srl.config import CONF_DIR, check_seed, derived_seed, options
+from srl.config import CONF_DIR, check_episodes, check_seed, derived_seed, options
 from srl.data import Episode, write_dataset
 from srl.errors import ConfigError
 from srl.progress import progress as progress_bar
@@ -274,8 +274,7 @@ def record_dataset(out_dir: Path | str, env_id: str, env_kwargs: dict[str, Any] 
     """
     out_dir = Path(out_dir).absolute()
     check_seed("seed", seed)
-    if episodes < 1:
-        raise ConfigError(f"episodes={episodes} is invalid: record at least 1 episode.")
+    check_episodes("episodes", episodes)
     if image_size < 16:
         raise ConfigError(f"image_size={image_size} is too small: use at least 16 (64 is the default).")
     if out_dir.exists() and not force:

@@ -40,7 +40,7 @@ from omegaconf import OmegaConf
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from srl.config import MODELS, cache_root, config_hash, train_config, without_added_defaults
+from srl.config import MODELS, cache_root, check_episodes, config_hash, train_config, without_added_defaults
 from srl.errors import ConfigError
 from srl.inference import inference_encoder
 from srl.losses import has_decoder, parse_losses
@@ -397,9 +397,7 @@ def ensure_model(srl_model_cfg: Any, env_id: str, image_size: int, seed: int,
 
     dataset_desc, cfg = on_demand_configs(srl_model_cfg, env_id, image_size, seed, env_kwargs)
     specs = check_config(cfg, _run_key)  # bad keys fail before any recording, named as the run names them
-    if dataset_desc["episodes"] < 1:
-        raise ConfigError(f"srl_model.episodes={dataset_desc['episodes']} is invalid: the on-demand dataset needs at "
-                          "least 1 episode.")
+    check_episodes("srl_model.episodes", dataset_desc["episodes"])
     check_views(specs, 2 if dataset_desc["env_kwargs"].get("multi_view") else 1, f"env {env_id}")
     train_desc = without_added_defaults({k: v for k, v in OmegaConf.to_container(cfg).items()
                                          if k not in _NOT_DEFINING})

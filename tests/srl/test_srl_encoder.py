@@ -205,7 +205,7 @@ def test_models_of_another_env_or_image_size_are_refused(trained: Path) -> None:
     ("dae", {"occlusion_percentage": 2.0}, {}, r"^srl_model.spec.occlusion_percentage=2.0 is invalid: .* in \[0, 1\]"),
     ("vae", None, {"epochs": -1}, r"^srl_model.epochs=-1 is invalid: it must be at least 0"),
     ("vae", None, {"batch_size": 1}, r"^srl_model.batch_size=1 is invalid: it must be at least 2"),
-    ("vae", None, {"episodes": 0}, r"^srl_model.episodes=0 is invalid: the on-demand dataset needs at least 1"),
+    ("vae", None, {"episodes": 0}, r"^srl_model.episodes=0 is invalid: record at least 1 episode"),
 ])
 def test_bad_training_keys_fail_before_recording(model: str, spec: dict[str, object] | None,
                                                  values: dict[str, object], message: str, tmp_path: Path,
